@@ -1,0 +1,26 @@
+"""All ORM tables, in one package so Alembic and every domain see the same metadata."""
+
+from pitboard.models.base import Base
+from pitboard.models.contacts import Account, Contact, CustomFieldDefinition, Identity, LifecycleStageChange
+from pitboard.models.marketing import Campaign, Event
+from pitboard.models.pipeline import Opportunity
+from pitboard.models.platform import ROLES, ApiKey, AuditEntry, Job, User
+from pitboard.models.sales import SalesUser
+
+__all__ = [
+    "ROLES",
+    "Account",
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "Campaign",
+    "Contact",
+    "CustomFieldDefinition",
+    "Event",
+    "Identity",
+    "Job",
+    "LifecycleStageChange",
+    "Opportunity",
+    "SalesUser",
+    "User",
+]

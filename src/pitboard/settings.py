@@ -1,0 +1,45 @@
+"""Settings read from the environment (``PITBOARD_*``), once per process.
+
+The secret key signs web sessions and CSRF tokens. When it is not configured we keep a
+random one in a file beside the database so sessions survive restarts of ``pitboard serve``
+without anyone having to invent a secret for a local demo.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PITBOARD_", extra="ignore")
+
+    database_url: str = Field(default="sqlite:///./pitboard.db", description="SQLAlchemy URL of the database")
+    secret_key: str | None = Field(default=None, description="Signs sessions; generated and kept if unset")
+    secret_key_file: Path = Field(default=Path(".pitboard-secret"))
+    log_level: str = "INFO"
+    log_format: str = Field(default="console", description="console or json")
+    project_dir: Path = Field(default=Path("."), description="The ops-as-code project folder")
+    session_max_age_seconds: int = 8 * 3600
+    secure_cookies: bool = False
+    api_page_size_max: int = 500
+
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = self.secret_key_file
+        if path.exists():
+            return path.read_text().strip()
+        key = secrets.token_urlsafe(48)
+        path.write_text(key + "\n")
+        path.chmod(0o600)
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
