@@ -22,9 +22,7 @@ class Account(IdMixin, TimestampMixin, Base):
     annual_revenue: Mapped[float | None] = mapped_column(Numeric(18, 2))
     country: Mapped[str | None] = mapped_column(String(2), doc="ISO 3166-1 alpha-2")
     region: Mapped[str | None] = mapped_column(String(100))
-    owner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("sales_users.id", ondelete="SET NULL"), index=True
-    )
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("sales_users.id", ondelete="SET NULL"), index=True)
     custom: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
@@ -44,9 +42,7 @@ class Contact(IdMixin, TimestampMixin, Base):
     country: Mapped[str | None] = mapped_column(String(2), index=True)
     city: Mapped[str | None] = mapped_column(String(100))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
-    owner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("sales_users.id", ondelete="SET NULL"), index=True
-    )
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("sales_users.id", ondelete="SET NULL"), index=True)
     lifecycle_stage: Mapped[str] = mapped_column(String(50), default="subscriber", index=True)
     lead_source: Mapped[str | None] = mapped_column(String(100))
     custom: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

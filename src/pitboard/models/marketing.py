@@ -61,7 +61,5 @@ class Event(IdMixin, Base):
     utm_term: Mapped[str | None] = mapped_column(String(200))
     utm_content: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[str | None] = mapped_column(String(50))
-    campaign_id: Mapped[int | None] = mapped_column(
-        ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
-    )
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), index=True)
     source: Mapped[str | None] = mapped_column(String(100), doc="The system or write key source it came from")

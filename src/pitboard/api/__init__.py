@@ -1,0 +1,1 @@
+"""The FastAPI application: REST API under /api/v1, web UI at /, health at /health."""

@@ -1,0 +1,1 @@
+"""People who log in and API keys, with roles (viewer < editor < admin)."""

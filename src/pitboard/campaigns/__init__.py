@@ -1,0 +1,1 @@
+"""Campaigns: what marketing runs, with budgets and UTM names."""

@@ -1,0 +1,1 @@
+"""Contacts, accounts, identities and typed custom fields."""

@@ -1,0 +1,440 @@
+"""Use cases for contacts, accounts and custom fields. Services flush; the caller commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from pitboard.audit import service as audit
+from pitboard.contacts import custom_fields
+from pitboard.contacts.schemas import (
+    AccountCreate,
+    AccountUpdate,
+    ContactCreate,
+    ContactUpdate,
+    CustomFieldCreate,
+)
+from pitboard.kit.actor import Actor
+from pitboard.kit.crud import apply_changes, keyset_page, snapshot
+from pitboard.kit.errors import Conflict, NotFound, ValidationFailed
+from pitboard.kit.pagination import Page
+from pitboard.kit.time import utcnow
+from pitboard.lifecycle.stages import DEFAULT_STAGES
+from pitboard.models import (
+    Account,
+    Contact,
+    CustomFieldDefinition,
+    Event,
+    Identity,
+    LifecycleStageChange,
+    SalesUser,
+)
+
+CONTACT_FIELDS = [
+    "email", "first_name", "last_name", "title", "phone", "company_name", "country", "city",
+    "account_id", "owner_id", "lifecycle_stage", "lead_source", "custom",
+]  # fmt: skip
+ACCOUNT_FIELDS = [
+    "name", "domain", "industry", "employee_count", "annual_revenue", "country", "region", "owner_id", "custom",
+]  # fmt: skip
+
+
+# --- custom fields -------------------------------------------------------------------------------
+
+
+def custom_field_specs(session: Session, entity: str) -> dict[str, custom_fields.FieldSpec]:
+    rows = session.scalars(select(CustomFieldDefinition).where(CustomFieldDefinition.entity == entity))
+    return {r.name: custom_fields.FieldSpec(r.name, r.field_type, tuple(r.options or ()), r.required) for r in rows}
+
+
+def create_custom_field(session: Session, data: CustomFieldCreate, *, actor: Actor) -> CustomFieldDefinition:
+    actor.require("admin")
+    if data.entity not in custom_fields.ENTITIES:
+        raise ValidationFailed(f"entity must be one of {', '.join(custom_fields.ENTITIES)}")
+    try:
+        custom_fields.check_definition(data.name, data.field_type, data.options)
+    except custom_fields.CustomFieldError as exc:
+        raise ValidationFailed(str(exc)) from exc
+    exists = select(CustomFieldDefinition.id).where(
+        CustomFieldDefinition.entity == data.entity, CustomFieldDefinition.name == data.name
+    )
+    if session.scalar(exists) is not None:
+        raise Conflict(f"custom field {data.entity}.{data.name} already exists")
+    row = CustomFieldDefinition(**data.model_dump())
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity_type="custom_field",
+        entity_id=row.id,
+        changes={"name": [None, f"{data.entity}.{data.name}"], "type": [None, data.field_type]},
+    )
+    return row
+
+
+def list_custom_fields(session: Session, entity: str | None = None) -> list[CustomFieldDefinition]:
+    stmt = select(CustomFieldDefinition).order_by(CustomFieldDefinition.entity, CustomFieldDefinition.name)
+    if entity:
+        stmt = stmt.where(CustomFieldDefinition.entity == entity)
+    return list(session.scalars(stmt))
+
+
+def _checked_custom(session: Session, entity: str, values: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    try:
+        return custom_fields.coerce_all(custom_field_specs(session, entity), values, partial=partial)
+    except custom_fields.CustomFieldError as exc:
+        raise ValidationFailed(f"custom fields: {exc}") from exc
+
+
+# --- contacts ------------------------------------------------------------------------------------
+
+
+def normalize_email(email: str) -> str:
+    """Syntax check without network look-ups; the data-quality issue adds provider-specific rules."""
+    try:
+        return validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValidationFailed(f"email {email!r} is not valid: {exc}") from exc
+
+
+def _check_references(session: Session, values: dict[str, Any]) -> None:
+    if values.get("account_id") is not None and session.get(Account, values["account_id"]) is None:
+        raise ValidationFailed(f"account {values['account_id']} does not exist")
+    if values.get("owner_id") is not None and session.get(SalesUser, values["owner_id"]) is None:
+        raise ValidationFailed(f"sales user {values['owner_id']} does not exist")
+    stage = values.get("lifecycle_stage")
+    if stage is not None and stage not in DEFAULT_STAGES:
+        raise ValidationFailed(f"lifecycle_stage must be one of {', '.join(DEFAULT_STAGES)}, not {stage!r}")
+    if values.get("country"):
+        values["country"] = str(values["country"]).upper()
+        if len(values["country"]) != 2 or not values["country"].isalpha():
+            raise ValidationFailed("country must be a two-letter ISO 3166-1 code such as US or DE")
+
+
+def _claim_email(session: Session, contact: Contact, email_normalized: str) -> None:
+    owner = session.scalar(
+        select(Identity.contact_id).where(Identity.kind == "email", Identity.value == email_normalized)
+    )
+    if owner is not None and owner != contact.id:
+        raise Conflict(f"contact {owner} already has the email {email_normalized}", details={"contact_id": owner})
+    if owner is None:
+        session.add(Identity(contact_id=contact.id, kind="email", value=email_normalized, created_at=utcnow()))
+
+
+def record_stage_change(
+    session: Session, contact: Contact, from_stage: str | None, to_stage: str, *, source: str, reason: str | None = None
+) -> None:
+    session.add(
+        LifecycleStageChange(
+            contact_id=contact.id,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            changed_at=utcnow(),
+            source=source,
+            reason=reason,
+        )
+    )
+
+
+def create_contact(session: Session, data: ContactCreate, *, actor: Actor) -> Contact:
+    actor.require("editor")
+    values = data.model_dump()
+    _check_references(session, values)
+    values["custom"] = _checked_custom(session, "contact", values["custom"], partial=False)
+    if values["email"]:
+        values["email_normalized"] = normalize_email(values["email"])
+    contact = Contact(**values)
+    session.add(contact)
+    session.flush()
+    if contact.email_normalized:
+        _claim_email(session, contact, contact.email_normalized)
+    record_stage_change(session, contact, None, contact.lifecycle_stage, source=actor.interface)
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity_type="contact",
+        entity_id=contact.id,
+        changes={k: [None, v] for k, v in snapshot(contact, CONTACT_FIELDS).items() if v not in (None, {})},
+    )
+    session.flush()
+    return contact
+
+
+def get_contact(session: Session, contact_id: int) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound(f"contact {contact_id} does not exist")
+    return contact
+
+
+def update_contact(session: Session, contact_id: int, data: ContactUpdate, *, actor: Actor) -> Contact:
+    actor.require("editor")
+    contact = get_contact(session, contact_id)
+    values = data.model_dump(exclude_unset=True)
+    _check_references(session, values)
+    if "custom" in values:
+        merged = {**contact.custom, **(values["custom"] or {})}
+        values["custom"] = _checked_custom(session, "contact", merged, partial=False)
+    if "lifecycle_stage" in values and values["lifecycle_stage"] is None:
+        raise ValidationFailed("lifecycle_stage cannot be empty")
+    if "email" in values:
+        values["email_normalized"] = normalize_email(values["email"]) if values["email"] else None
+    old_stage = contact.lifecycle_stage
+    old_email = contact.email_normalized
+    diff = apply_changes(contact, values)
+    if not diff:
+        return contact
+    if "email_normalized" in diff:
+        if old_email:
+            session.execute(
+                Identity.__table__.delete().where(
+                    Identity.contact_id == contact.id, Identity.kind == "email", Identity.value == old_email
+                )
+            )
+        if contact.email_normalized:
+            _claim_email(session, contact, contact.email_normalized)
+    if "lifecycle_stage" in diff:
+        record_stage_change(session, contact, old_stage, contact.lifecycle_stage, source=actor.interface)
+    diff.pop("email_normalized", None)
+    audit.record(session, actor=actor, action="update", entity_type="contact", entity_id=contact.id, changes=diff)
+    session.flush()
+    return contact
+
+
+def delete_contact(session: Session, contact_id: int, *, actor: Actor) -> None:
+    actor.require("editor")
+    contact = get_contact(session, contact_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="delete",
+        entity_type="contact",
+        entity_id=contact.id,
+        changes={"email": [contact.email, None]},
+    )
+    session.delete(contact)
+    session.flush()
+
+
+@dataclass(frozen=True)
+class ContactFilter:
+    q: str | None = None
+    email: str | None = None
+    country: str | None = None
+    lifecycle_stage: str | None = None
+    account_id: int | None = None
+    owner_id: int | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    custom: tuple[tuple[str, str], ...] = ()
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def contact_query(session: Session, f: ContactFilter) -> Select[tuple[Contact]]:
+    stmt = select(Contact)
+    if f.q:
+        term = f"%{escape_like(f.q.strip().lower())}%"
+        stmt = stmt.where(
+            or_(
+                Contact.email_normalized.like(term, escape="\\"),
+                func.lower(Contact.first_name + " " + Contact.last_name).like(term, escape="\\"),
+                func.lower(Contact.last_name).like(term, escape="\\"),
+                func.lower(Contact.company_name).like(term, escape="\\"),
+            )
+        )
+    if f.email:
+        stmt = stmt.where(Contact.email_normalized == f.email.strip().lower())
+    if f.country:
+        stmt = stmt.where(Contact.country == f.country.upper())
+    if f.lifecycle_stage:
+        stmt = stmt.where(Contact.lifecycle_stage == f.lifecycle_stage)
+    if f.account_id is not None:
+        stmt = stmt.where(Contact.account_id == f.account_id)
+    if f.owner_id is not None:
+        stmt = stmt.where(Contact.owner_id == f.owner_id)
+    if f.created_after:
+        stmt = stmt.where(Contact.created_at >= f.created_after)
+    if f.created_before:
+        stmt = stmt.where(Contact.created_at < f.created_before)
+    if f.updated_after:
+        stmt = stmt.where(Contact.updated_at >= f.updated_after)
+    if f.custom:
+        specs = custom_field_specs(session, "contact")
+        for name, raw in f.custom:
+            stmt = stmt.where(_custom_equals(Contact.custom, specs, name, raw))
+    return stmt
+
+
+def _custom_equals(column: Any, specs: dict[str, custom_fields.FieldSpec], name: str, raw: str) -> Any:
+    spec = specs.get(name)
+    if spec is None:
+        raise ValidationFailed(f"custom.{name} is not a defined custom field")
+    try:
+        value = custom_fields.coerce(spec, raw)
+    except custom_fields.CustomFieldError as exc:
+        raise ValidationFailed(str(exc)) from exc
+    if spec.field_type in ("number", "integer"):
+        return column[name].as_float() == float(value)
+    if spec.field_type == "boolean":
+        return column[name].as_boolean() == bool(value)
+    if spec.field_type == "multi_enum":
+        raise ValidationFailed(f"custom.{name} is a multi_enum; filtering on it comes with segments")
+    return column[name].as_string() == str(value)
+
+
+def list_contacts(session: Session, f: ContactFilter, *, cursor: str | None = None, limit: int = 50) -> Page[Contact]:
+    return keyset_page(session, contact_query(session, f), Contact.id, cursor=cursor, limit=limit)
+
+
+def count_contacts(session: Session, f: ContactFilter) -> int:
+    return session.scalar(select(func.count()).select_from(contact_query(session, f).subquery())) or 0
+
+
+def contact_timeline(
+    session: Session, contact_id: int, *, limit: int = 100, before: datetime | None = None
+) -> list[Event]:
+    stmt = select(Event).where(Event.contact_id == contact_id)
+    if before is not None:
+        stmt = stmt.where(Event.occurred_at < before)
+    return list(session.scalars(stmt.order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit)))
+
+
+def contact_identities(session: Session, contact_id: int) -> list[Identity]:
+    return list(session.scalars(select(Identity).where(Identity.contact_id == contact_id).order_by(Identity.kind)))
+
+
+def stage_history(session: Session, contact_id: int) -> list[LifecycleStageChange]:
+    stmt = (
+        select(LifecycleStageChange)
+        .where(LifecycleStageChange.contact_id == contact_id)
+        .order_by(LifecycleStageChange.changed_at, LifecycleStageChange.id)
+    )
+    return list(session.scalars(stmt))
+
+
+# --- accounts ------------------------------------------------------------------------------------
+
+
+def _normalize_domain(domain: str | None) -> str | None:
+    if not domain:
+        return None
+    d = domain.strip().lower()
+    for prefix in ("https://", "http://"):
+        d = d.removeprefix(prefix)
+    d = d.split("/")[0].removeprefix("www.")
+    if "." not in d or " " in d:
+        raise ValidationFailed(f"domain {domain!r} is not a web domain such as example.com")
+    return d
+
+
+def create_account(session: Session, data: AccountCreate, *, actor: Actor) -> Account:
+    actor.require("editor")
+    values = data.model_dump()
+    values["domain"] = _normalize_domain(values["domain"])
+    _check_references(session, values)
+    values["custom"] = _checked_custom(session, "account", values["custom"], partial=False)
+    if values["domain"] and session.scalar(select(Account.id).where(Account.domain == values["domain"])):
+        raise Conflict(f"an account with domain {values['domain']} already exists")
+    account = Account(**values)
+    session.add(account)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity_type="account",
+        entity_id=account.id,
+        changes={k: [None, v] for k, v in snapshot(account, ACCOUNT_FIELDS).items() if v not in (None, {})},
+    )
+    return account
+
+
+def get_account(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"account {account_id} does not exist")
+    return account
+
+
+def update_account(session: Session, account_id: int, data: AccountUpdate, *, actor: Actor) -> Account:
+    actor.require("editor")
+    account = get_account(session, account_id)
+    values = data.model_dump(exclude_unset=True)
+    if "name" in values and not values["name"]:
+        raise ValidationFailed("name cannot be empty")
+    if "domain" in values:
+        values["domain"] = _normalize_domain(values["domain"])
+        clash = session.scalar(select(Account.id).where(Account.domain == values["domain"], Account.id != account_id))
+        if values["domain"] and clash:
+            raise Conflict(f"account {clash} already has the domain {values['domain']}")
+    _check_references(session, values)
+    if "custom" in values:
+        values["custom"] = _checked_custom(
+            session, "account", {**account.custom, **(values["custom"] or {})}, partial=False
+        )
+    diff = apply_changes(account, values)
+    if diff:
+        audit.record(session, actor=actor, action="update", entity_type="account", entity_id=account.id, changes=diff)
+        session.flush()
+    return account
+
+
+def delete_account(session: Session, account_id: int, *, actor: Actor) -> None:
+    actor.require("editor")
+    account = get_account(session, account_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="delete",
+        entity_type="account",
+        entity_id=account.id,
+        changes={"name": [account.name, None]},
+    )
+    session.delete(account)
+    session.flush()
+
+
+@dataclass(frozen=True)
+class AccountFilter:
+    q: str | None = None
+    domain: str | None = None
+    country: str | None = None
+    industry: str | None = None
+    owner_id: int | None = None
+    custom: tuple[tuple[str, str], ...] = ()
+
+
+def account_query(session: Session, f: AccountFilter) -> Select[tuple[Account]]:
+    stmt = select(Account)
+    if f.q:
+        term = f"%{escape_like(f.q.strip().lower())}%"
+        stmt = stmt.where(or_(func.lower(Account.name).like(term, escape="\\"), Account.domain.like(term, escape="\\")))
+    if f.domain:
+        stmt = stmt.where(Account.domain == f.domain.strip().lower())
+    if f.country:
+        stmt = stmt.where(Account.country == f.country.upper())
+    if f.industry:
+        stmt = stmt.where(Account.industry == f.industry)
+    if f.owner_id is not None:
+        stmt = stmt.where(Account.owner_id == f.owner_id)
+    if f.custom:
+        specs = custom_field_specs(session, "account")
+        for name, raw in f.custom:
+            stmt = stmt.where(_custom_equals(Account.custom, specs, name, raw))
+    return stmt
+
+
+def list_accounts(session: Session, f: AccountFilter, *, cursor: str | None = None, limit: int = 50) -> Page[Account]:
+    return keyset_page(session, account_query(session, f), Account.id, cursor=cursor, limit=limit)

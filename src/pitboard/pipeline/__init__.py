@@ -1,0 +1,1 @@
+"""Pipeline: opportunities with amounts, stages, and how they closed."""
