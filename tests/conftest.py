@@ -99,6 +99,8 @@ def engine(request: pytest.FixtureRequest, _migrated_engines: dict[str, Engine])
 
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
+    """A session for arranging and checking data. On SQLite every transaction holds the write lock
+    (see kit/db.py), so commit or roll back before calling the app again."""
     s = session_factory(engine)()
     try:
         yield s

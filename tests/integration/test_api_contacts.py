@@ -54,6 +54,8 @@ def test_contact_crud_with_identity_stage_history_and_audit(
     ).all()
     assert actions == ["create", "update"]
 
+    session.rollback()  # end the read transaction: SQLite writers wait for it
+
     dup = client.post("/api/v1/contacts", json={"email": "jane.doe@example.com"}, headers=admin_headers)
     assert dup.status_code == 409
     assert dup.json()["details"] == {"contact_id": contact["id"]}

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from pitboard.audit import service as audit
@@ -195,7 +195,7 @@ def update_contact(session: Session, contact_id: int, data: ContactUpdate, *, ac
     if "email_normalized" in diff:
         if old_email:
             session.execute(
-                Identity.__table__.delete().where(
+                delete(Identity).where(
                     Identity.contact_id == contact.id, Identity.kind == "email", Identity.value == old_email
                 )
             )
@@ -242,7 +242,7 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def contact_query(session: Session, f: ContactFilter) -> Select[tuple[Contact]]:
+def contact_query(session: Session, f: ContactFilter) -> Select[Contact]:
     stmt = select(Contact)
     if f.q:
         term = f"%{escape_like(f.q.strip().lower())}%"
@@ -327,7 +327,7 @@ def stage_history(session: Session, contact_id: int) -> list[LifecycleStageChang
 # --- accounts ------------------------------------------------------------------------------------
 
 
-def _normalize_domain(domain: str | None) -> str | None:
+def normalize_domain(domain: str | None) -> str | None:
     if not domain:
         return None
     d = domain.strip().lower()
@@ -342,7 +342,7 @@ def _normalize_domain(domain: str | None) -> str | None:
 def create_account(session: Session, data: AccountCreate, *, actor: Actor) -> Account:
     actor.require("editor")
     values = data.model_dump()
-    values["domain"] = _normalize_domain(values["domain"])
+    values["domain"] = normalize_domain(values["domain"])
     _check_references(session, values)
     values["custom"] = _checked_custom(session, "account", values["custom"], partial=False)
     if values["domain"] and session.scalar(select(Account.id).where(Account.domain == values["domain"])):
@@ -375,7 +375,7 @@ def update_account(session: Session, account_id: int, data: AccountUpdate, *, ac
     if "name" in values and not values["name"]:
         raise ValidationFailed("name cannot be empty")
     if "domain" in values:
-        values["domain"] = _normalize_domain(values["domain"])
+        values["domain"] = normalize_domain(values["domain"])
         clash = session.scalar(select(Account.id).where(Account.domain == values["domain"], Account.id != account_id))
         if values["domain"] and clash:
             raise Conflict(f"account {clash} already has the domain {values['domain']}")
@@ -416,7 +416,7 @@ class AccountFilter:
     custom: tuple[tuple[str, str], ...] = ()
 
 
-def account_query(session: Session, f: AccountFilter) -> Select[tuple[Account]]:
+def account_query(session: Session, f: AccountFilter) -> Select[Account]:
     stmt = select(Account)
     if f.q:
         term = f"%{escape_like(f.q.strip().lower())}%"

@@ -46,7 +46,7 @@ def snapshot(obj: object, fields: list[str]) -> dict[str, Any]:
 
 
 def keyset_page(
-    session: Session, stmt: Select[tuple[T]], id_column: InstrumentedAttribute[int], *, cursor: str | None, limit: int
+    session: Session, stmt: Select[T], id_column: InstrumentedAttribute[int], *, cursor: str | None, limit: int
 ) -> Page[T]:
     after = decode_cursor(cursor)
     if after is not None:

@@ -50,7 +50,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return ensure_utc(value)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # pysqlite opens transactions lazily and on its own terms, which breaks SAVEPOINT (a released
+    # savepoint would commit everything). We turn that off and begin transactions ourselves.
+    dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
     # WAL lets the web server read while a worker or an import writes.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -60,6 +63,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(conn: Any) -> None:
+    # IMMEDIATE takes the write lock up front (waiting up to busy_timeout). A deferred transaction
+    # that reads and then writes fails at once with "database is locked" when another writer got
+    # in between; SQLite has one writer anyway, so we queue writers at the start instead.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
@@ -67,7 +77,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
 

@@ -1,0 +1,1 @@
+"""The ``pitboard`` command line."""

@@ -1,0 +1,334 @@
+"""``pitboard``: init, migrate, serve, worker, demo, import, check, users, api keys.
+
+Each command is an entry point and owns its transaction; the work itself lives in the services.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from sqlalchemy import Engine, func, select
+
+from pitboard import __version__
+from pitboard.kit import migrate as migrations
+from pitboard.kit.actor import Actor
+from pitboard.kit.db import make_engine, session_scope
+from pitboard.kit.errors import PitboardError
+from pitboard.logging import configure_logging
+from pitboard.settings import get_settings
+
+app = typer.Typer(help="pitboard: the marketing team's pit crew.", no_args_is_help=True, add_completion=False)
+users_app = typer.Typer(help="People who log into the web UI.", no_args_is_help=True)
+keys_app = typer.Typer(help="REST API keys.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="apikeys")
+console = Console()
+err = Console(stderr=True)
+
+CLI_ACTOR = Actor(name="cli", interface="cli", role="admin")
+DatabaseOpt = Annotated[
+    str | None, typer.Option("--database-url", envvar="PITBOARD_DATABASE_URL", help="SQLAlchemy URL")
+]
+
+
+def _engine(database_url: str | None) -> Engine:
+    return make_engine(database_url or get_settings().database_url)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _require_schema(engine: Engine) -> None:
+    current, head = migrations.current_revision(engine), migrations.head_revision()
+    if current != head:
+        raise _fail(f"the database schema is at {current or 'nothing'}, not {head}: run `pitboard migrate` first")
+
+
+def progress_bar(transient: bool = False) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=transient,
+    )
+
+
+@app.callback()
+def main(
+    log_level: Annotated[str, typer.Option(envvar="PITBOARD_LOG_LEVEL")] = "INFO",
+    log_format: Annotated[str, typer.Option(envvar="PITBOARD_LOG_FORMAT", help="console or json")] = "console",
+) -> None:
+    configure_logging(log_level, log_format)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Project folder to create")] = Path("."),
+    name: Annotated[str | None, typer.Option(help="Project name (default: the folder name)")] = None,
+    database_url: DatabaseOpt = None,
+    skip_migrate: Annotated[bool, typer.Option("--skip-migrate", help="Only write the project files")] = False,
+) -> None:
+    """Create an ops-as-code project folder and bring the database schema up to date."""
+    from pitboard.project.loader import scaffold
+
+    project_name = name or re.sub(r"[^a-z0-9_-]+", "-", path.resolve().name.lower()).strip("-") or "pitboard"
+    for written in scaffold(path, name=project_name):
+        console.print(f"created {written}")
+    if not skip_migrate:
+        migrate(database_url=database_url)
+
+
+@app.command()
+def migrate(
+    database_url: DatabaseOpt = None,
+    revision: Annotated[str, typer.Option(help="Target revision for upgrade")] = "head",
+    downgrade: Annotated[str | None, typer.Option(help="Downgrade to this revision instead (e.g. base)")] = None,
+) -> None:
+    """Upgrade (or downgrade) the database schema."""
+    engine = _engine(database_url)
+    before = migrations.current_revision(engine)
+    if downgrade is not None:
+        migrations.downgrade(engine, downgrade)
+    else:
+        migrations.upgrade(engine, revision)
+    after = migrations.current_revision(engine)
+    console.print(f"schema: {before or 'empty'} → {after or 'empty'} ({engine.dialect.name})")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    database_url: DatabaseOpt = None,
+    workers: Annotated[int, typer.Option(help="Server processes (PostgreSQL only for >1)")] = 1,
+) -> None:
+    """Serve the web UI and the API."""
+    import os
+
+    import uvicorn
+
+    engine = _engine(database_url)
+    _require_schema(engine)
+    if database_url:
+        os.environ["PITBOARD_DATABASE_URL"] = database_url
+    console.print(
+        f"pitboard {__version__} on http://{host}:{port}  (API docs: /api/v1/docs, database: {engine.dialect.name})"
+    )
+    uvicorn.run("pitboard.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+@app.command()
+def worker(
+    database_url: DatabaseOpt = None,
+    burst: Annotated[bool, typer.Option("--burst", help="Exit once no job is due")] = False,
+    poll: Annotated[float, typer.Option(help="Seconds between polls when idle")] = 1.0,
+) -> None:
+    """Run background jobs until stopped (Ctrl-C or SIGTERM finish the current job first)."""
+    from pitboard.worker.runner import run_worker
+
+    engine = _engine(database_url)
+    _require_schema(engine)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    outcomes = run_worker(engine, poll_seconds=poll, stop=stop, burst=burst)
+    console.print("jobs: " + (", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "none due"))
+
+
+@app.command()
+def demo(
+    contacts: Annotated[int, typer.Option(help="How many contacts to generate")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Same seed, same data")] = 42,
+    database_url: DatabaseOpt = None,
+    ground_truth: Annotated[Path, typer.Option(help="Where to write the dirty-data labels")] = Path(
+        "demo-data/ground_truth.jsonl"
+    ),
+    admin_email: Annotated[str, typer.Option(help="Demo login")] = "admin@example.com",
+    admin_password: Annotated[str, typer.Option(help="Demo password")] = "pitboard-demo",  # noqa: S107 (a demo login)
+    force: Annotated[bool, typer.Option("--force", help="Regenerate even if the database has contacts")] = False,
+) -> None:
+    """Migrate, fill the database with a realistic synthetic data set, and create a demo login and API key."""
+    from pitboard.auth import service as auth
+    from pitboard.demo import generate_demo
+    from pitboard.models import Contact, User
+
+    engine = _engine(database_url)
+    migrations.upgrade(engine)
+    with session_scope(engine) as s:
+        existing = s.scalar(select(func.count()).select_from(Contact)) or 0
+    if existing and not force:
+        console.print(
+            f"the database already has {existing:,} contacts; keeping them (use --force on an empty database)"
+        )
+    else:
+        ground_truth.parent.mkdir(parents=True, exist_ok=True)
+        with progress_bar() as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def report(phase: str, done: int, total: int) -> None:
+                if phase not in tasks:
+                    tasks[phase] = bar.add_task(phase, total=total)
+                bar.update(tasks[phase], completed=done, total=total)
+
+            summary = generate_demo(
+                engine, contacts=contacts, seed=seed, ground_truth_path=ground_truth, progress=report
+            )
+        table = Table("table", "rows", title=f"demo data in {summary.elapsed_seconds:.1f}s")
+        for table_name, count in summary.counts.items():
+            table.add_row(table_name, f"{count:,}")
+        console.print(table)
+        console.print(f"ground-truth labels: {ground_truth}")
+    with session_scope(engine) as s:
+        if s.scalar(select(User.id).where(User.email == admin_email)) is None:
+            auth.create_user(s, email=admin_email, name="Demo Admin", password=admin_password, role="admin",
+                             actor=CLI_ACTOR)  # fmt: skip
+            key = auth.create_api_key(s, name="demo", role="admin", actor=CLI_ACTOR)
+            console.print(f"web login: {admin_email} / {admin_password}")
+            console.print(f"API key (shown once): {key.secret}")
+
+
+@app.command("import")
+def import_(
+    entity: Annotated[str, typer.Argument(help="contacts or accounts")],
+    path: Annotated[Path, typer.Argument(help="CSV or JSON Lines (.jsonl) file", exists=True, dir_okay=False)],
+    database_url: DatabaseOpt = None,
+    rejects: Annotated[Path | None, typer.Option(help="Where rejected rows go (default: <file>.rejects.jsonl)")] = None,
+) -> None:
+    """Import contacts (upsert by email) or accounts (upsert by domain); bad rows are kept with reasons."""
+    from pitboard.imports.service import import_file
+
+    engine = _engine(database_url)
+    _require_schema(engine)
+    total = _count_lines(path)
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task(f"importing {entity}", total=total)
+            result = import_file(
+                engine, entity, path, actor=CLI_ACTOR, rejects_path=rejects, progress=lambda n: bar.advance(task, n)
+            )
+    except PitboardError as exc:
+        raise _fail(exc.message) from exc
+    console.print(
+        f"{result.total:,} rows: {result.created:,} created, {result.updated:,} updated, "
+        f"{result.unchanged:,} unchanged, {result.rejected:,} rejected"
+    )
+    if result.rejects_path:
+        for line in result.errors_sample:
+            err.print(f"  {line}")
+        err.print(f"rejected rows and their reasons: {result.rejects_path}")
+        raise typer.Exit(2)
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    return max(lines - (0 if path.suffix.lower() in (".jsonl", ".ndjson") else 1), 0)
+
+
+@app.command()
+def check(path: Annotated[Path, typer.Argument(help="Project folder")] = Path(".")) -> None:
+    """Validate the ops-as-code project folder; problems are listed with file, line and field."""
+    from pitboard.project.loader import load_project
+
+    project = load_project(path)
+    for problem in project.problems:
+        err.print(f"[red]✗[/] {problem}")
+    if not project.ok:
+        raise _fail(f"{len(project.problems)} problem(s) in {path}")
+    console.print(f"[green]✓[/] {path}: {', '.join(sorted(project.files))} valid")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(prompt=True)],
+    name: Annotated[str, typer.Option(prompt=True)],
+    role: Annotated[str, typer.Option(help="viewer, editor or admin")] = "viewer",
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Create a web login."""
+    from pitboard.auth import service as auth
+
+    engine = _engine(database_url)
+    _require_schema(engine)
+    try:
+        with session_scope(engine) as s:
+            user = auth.create_user(s, email=email, name=name, password=password, role=role, actor=CLI_ACTOR)
+            console.print(f"user {user.id} {user.email} ({user.role}) created")
+    except PitboardError as exc:
+        raise _fail(exc.message) from exc
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="What the key is for")],
+    role: Annotated[str, typer.Option(help="viewer, editor or admin")] = "viewer",
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Create an API key; the key is printed once and only its hash is stored."""
+    from pitboard.auth import service as auth
+
+    engine = _engine(database_url)
+    _require_schema(engine)
+    try:
+        with session_scope(engine) as s:
+            issued = auth.create_api_key(s, name=name, role=role, actor=CLI_ACTOR)
+    except PitboardError as exc:
+        raise _fail(exc.message) from exc
+    console.print(issued.secret)
+
+
+@keys_app.command("list")
+def keys_list(database_url: DatabaseOpt = None) -> None:
+    """List API keys (prefix, role, last use); secrets are never shown again."""
+    from pitboard.auth import service as auth
+
+    engine = _engine(database_url)
+    table = Table("id", "name", "prefix", "role", "created", "last used", "revoked")
+    with session_scope(engine) as s:
+        for k in auth.list_api_keys(s):
+            table.add_row(str(k.id), k.name, k.prefix, k.role, f"{k.created_at:%Y-%m-%d}",
+                          f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "-",
+                          f"{k.revoked_at:%Y-%m-%d}" if k.revoked_at else "")  # fmt: skip
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument()], database_url: DatabaseOpt = None) -> None:
+    """Revoke an API key at once."""
+    from pitboard.auth import service as auth
+
+    engine = _engine(database_url)
+    try:
+        with session_scope(engine) as s:
+            auth.revoke_api_key(s, key_id=key_id, actor=CLI_ACTOR)
+    except PitboardError as exc:
+        raise _fail(exc.message) from exc
+    console.print(f"API key {key_id} revoked")

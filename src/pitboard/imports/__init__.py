@@ -1,0 +1,1 @@
+"""Bulk import of contacts and accounts from CSV and JSON Lines."""

@@ -1,0 +1,1 @@
+"""Ops as code: a folder of YAML that is loaded, validated, planned and applied."""

@@ -1,0 +1,116 @@
+"""Load and validate a project folder; every problem is reported with file, line and field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from pitboard.project.schemas import LifecycleFile, ProjectFile
+from pitboard.project.yamlfile import LoadedYaml, YamlError, load_yaml
+
+PROJECT_FILE = "pitboard.yml"
+# Files this version understands; later features add theirs here.
+KNOWN_FILES: dict[str, type[BaseModel]] = {PROJECT_FILE: ProjectFile, "lifecycle.yml": LifecycleFile}
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else str(self.path)
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+@dataclass
+class Project:
+    root: Path
+    files: dict[str, BaseModel] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def load_project(root: Path) -> Project:
+    project = Project(root=root)
+    if not (root / PROJECT_FILE).is_file():
+        project.problems.append(Problem(root / PROJECT_FILE, None, "", "missing: run `pitboard init` to create one"))
+        return project
+    for name, schema in KNOWN_FILES.items():
+        path = root / name
+        if path.is_file():
+            _validate(project, path, schema)
+    return project
+
+
+def _validate(project: Project, path: Path, schema: type[BaseModel]) -> None:
+    try:
+        loaded = load_yaml(path)
+    except YamlError as exc:
+        project.problems.append(Problem(path, exc.line, "", exc.message))
+        return
+    if not isinstance(loaded.data, dict):
+        project.problems.append(Problem(path, 1, "", "must be a mapping of keys to values"))
+        return
+    try:
+        project.files[path.name] = schema.model_validate(loaded.data)
+    except ValidationError as exc:
+        project.problems.extend(_problems(loaded, exc))
+
+
+def _problems(loaded: LoadedYaml, exc: ValidationError) -> list[Problem]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see the JSON Schema in docs/project.md)"
+        out.append(Problem(loaded.path, loaded.line_of(loc), ".".join(str(p) for p in loc), message))
+    return out
+
+
+PROJECT_TEMPLATE = """\
+# The pitboard project: definitions as code, validated by `pitboard check`.
+name: {name}
+description: Marketing operations definitions
+timezone: UTC
+currency: USD
+fiscal_year_start_month: 1
+"""
+
+LIFECYCLE_TEMPLATE = """\
+# Lifecycle stages in funnel order. Contacts move forward only, unless a recycle rule says otherwise.
+stages:
+  - {name: subscriber, label: Subscriber}
+  - {name: lead, label: Lead}
+  - {name: mql, label: Marketing qualified lead}
+  - {name: sal, label: Sales accepted lead}
+  - {name: sql, label: Sales qualified lead}
+  - {name: opportunity, label: Opportunity}
+  - {name: customer, label: Customer}
+off_ladder:
+  - {name: disqualified, label: Disqualified}
+  - {name: recycled, label: Recycled}
+"""
+
+
+def scaffold(root: Path, *, name: str) -> list[Path]:
+    """Create a new project folder; existing files are left untouched."""
+    root.mkdir(parents=True, exist_ok=True)
+    written = []
+    for filename, content in (
+        (PROJECT_FILE, PROJECT_TEMPLATE.format(name=name)),
+        ("lifecycle.yml", LIFECYCLE_TEMPLATE),
+    ):
+        path = root / filename
+        if not path.exists():
+            path.write_text(content, encoding="utf-8")
+            written.append(path)
+    return written

@@ -1,0 +1,20 @@
+"""Built-in background tasks. Domains register their own with ``@task`` in their ``tasks.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from pitboard.models import Contact, Event
+from pitboard.worker.queue import task
+
+
+@task("contacts.refresh_last_activity")
+def refresh_last_activity(session: Session, payload: dict[str, Any]) -> None:
+    """Set ``last_activity_at`` from the contact's newest event (after imports or merges)."""
+    ids = [int(i) for i in payload.get("contact_ids", [])]
+    for contact_id in ids:
+        newest = select(func.max(Event.occurred_at)).where(Event.contact_id == contact_id).scalar_subquery()
+        session.execute(update(Contact).where(Contact.id == contact_id).values(last_activity_at=newest))

@@ -1,0 +1,144 @@
+"""The durable job queue: enqueue with the transaction, claim safely, retry with backoff, dead-letter, replay."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from pitboard.kit.db import session_scope
+from pitboard.kit.time import utcnow
+from pitboard.models import AuditEntry, Contact, Event, Job
+from pitboard.worker import queue
+from pitboard.worker.runner import run_worker
+
+CALLS: Counter[str] = Counter()
+
+
+@queue.task("test.write_audit")
+def _write_audit(session: Session, payload: dict[str, Any]) -> None:
+    CALLS[payload["tag"]] += 1
+    session.add(
+        AuditEntry(occurred_at=utcnow(), actor="t", interface="worker", action="ran", entity_type="job",
+                   entity_id=payload["tag"], changes={})  # fmt: skip
+    )
+
+
+@queue.task("test.fail_until")
+def _fail_until(session: Session, payload: dict[str, Any]) -> None:
+    CALLS[payload["tag"]] += 1
+    session.add(
+        AuditEntry(occurred_at=utcnow(), actor="t", interface="worker", action="partial", entity_type="job",
+                   entity_id=payload["tag"], changes={})  # fmt: skip
+    )
+    if CALLS[payload["tag"]] < payload["succeed_on"]:
+        raise RuntimeError("transient failure")
+
+
+def _make_due(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(Job).where(Job.status == "queued").values(run_at=utcnow() - timedelta(seconds=1)))
+
+
+def test_job_rolled_back_with_its_transaction_is_never_run(engine: Engine) -> None:
+    with pytest.raises(RuntimeError), session_scope(engine) as s:
+        queue.enqueue(s, "test.write_audit", {"tag": "ghost"})
+        raise RuntimeError("the causing change failed")
+    assert run_worker(engine, burst=True) == Counter()
+
+
+def test_enqueue_with_idempotency_key_yields_one_job(engine: Engine) -> None:
+    with session_scope(engine) as s:
+        a = queue.enqueue(s, "test.write_audit", {"tag": "once"}, idempotency_key="k1")
+        b = queue.enqueue(s, "test.write_audit", {"tag": "once"}, idempotency_key="k1")
+        assert a is b
+    with session_scope(engine) as s:
+        queue.enqueue(s, "test.write_audit", {"tag": "once"}, idempotency_key="k1")
+        assert s.scalar(select(func.count()).select_from(Job)) == 1
+
+
+def test_retries_roll_back_partial_effects_then_succeed(engine: Engine) -> None:
+    tag = f"retry-{engine.dialect.name}"
+    with session_scope(engine) as s:
+        queue.enqueue(s, "test.fail_until", {"tag": tag, "succeed_on": 3})
+    for _ in range(3):
+        _make_due(engine)
+        run_worker(engine, burst=True)
+    with session_scope(engine) as s:
+        job = s.scalars(select(Job)).one()
+        assert (job.status, job.attempts) == ("done", 3)
+        # Two failed attempts left nothing behind: exactly one effect row exists.
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.entity_id == tag)) == 1
+
+
+def test_failed_job_is_scheduled_with_backoff_then_dead_then_replayed(engine: Engine) -> None:
+    tag = f"dead-{engine.dialect.name}"
+    with session_scope(engine) as s:
+        queue.enqueue(s, "test.fail_until", {"tag": tag, "succeed_on": 99}, max_attempts=2)
+    before = utcnow()
+    assert run_worker(engine, burst=True) == Counter({"queued": 1})
+    with session_scope(engine) as s:
+        job = s.scalars(select(Job)).one()
+        assert job.run_at > before  # not retried at once
+        assert "transient failure" in (job.last_error or "")
+    _make_due(engine)
+    assert run_worker(engine, burst=True) == Counter({"dead": 1})
+    with session_scope(engine) as s:
+        job = s.scalars(select(Job)).one()
+        queue.replay(s, job.id)
+    with session_scope(engine) as s:
+        assert s.scalars(select(Job.status)).one() == "queued"
+
+
+def test_unknown_task_name_is_rejected_at_enqueue(engine: Engine) -> None:
+    with session_scope(engine) as s, pytest.raises(Exception, match="unknown task"):
+        queue.enqueue(s, "no.such.task")
+
+
+def test_job_of_a_dead_worker_is_reclaimed_after_the_lock_times_out(engine: Engine) -> None:
+    with session_scope(engine) as s:
+        queue.enqueue(s, "test.write_audit", {"tag": f"orphan-{engine.dialect.name}"})
+    assert len(queue.claim(engine, "crashed-worker")) == 1  # claimed, then the process "dies"
+    assert queue.claim(engine, "other") == []
+    with engine.begin() as conn:
+        conn.execute(update(Job).values(locked_at=utcnow() - queue.LOCK_TIMEOUT - timedelta(seconds=1)))
+    assert run_worker(engine, burst=True) == Counter({"done": 1})
+
+
+def test_concurrent_workers_never_run_a_job_twice(engine: Engine) -> None:
+    prefix = f"par-{engine.dialect.name}-"
+    with session_scope(engine) as s:
+        for i in range(60):
+            queue.enqueue(s, "test.write_audit", {"tag": f"{prefix}{i}"})
+    threads = [threading.Thread(target=run_worker, kwargs={"engine": engine, "burst": True, "batch": 3}) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with session_scope(engine) as s:
+        ran = s.scalars(select(AuditEntry.entity_id).where(AuditEntry.entity_id.like(f"{prefix}%"))).all()
+        assert sorted(ran) == sorted(f"{prefix}{i}" for i in range(60))
+        assert s.scalar(select(func.count()).select_from(Job).where(Job.status != "done")) == 0
+
+
+def test_refresh_last_activity_task(engine: Engine) -> None:
+    now = utcnow()
+    with session_scope(engine) as s:
+        c = Contact(email="a@example.com", email_normalized="a@example.com", lifecycle_stage="lead", custom={})
+        s.add(c)
+        s.flush()
+        for i, days in enumerate((3, 1, 7)):
+            s.add(Event(message_id=f"m{i}", event_type="track", name="x", contact_id=c.id,
+                        occurred_at=now - timedelta(days=days), received_at=now, properties={}, context={}))  # fmt: skip
+        queue.enqueue(s, "contacts.refresh_last_activity", {"contact_ids": [c.id]})
+        contact_id = c.id
+    run_worker(engine, burst=True)
+    with session_scope(engine) as s:
+        last = s.get(Contact, contact_id).last_activity_at  # type: ignore[union-attr]
+        assert last is not None
+        assert abs((last - (now - timedelta(days=1))).total_seconds()) < 1
