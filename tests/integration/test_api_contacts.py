@@ -72,6 +72,8 @@ def test_bad_input_is_a_json_error_with_code_and_message(client: TestClient, adm
     r = client.post("/api/v1/contacts", json={"unknown_field": 1}, headers=admin_headers)
     assert r.status_code == 422
     assert "unknown_field" in r.json()["message"]
-    r = client.post("/api/v1/contacts", content=b"{not json", headers={**admin_headers, "content-type": "application/json"})
+    r = client.post(
+        "/api/v1/contacts", content=b"{not json", headers={**admin_headers, "content-type": "application/json"}
+    )
     assert r.status_code == 422
     assert set(r.json()) >= {"code", "message"}

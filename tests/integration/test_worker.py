@@ -24,8 +24,15 @@ CALLS: Counter[str] = Counter()
 def _write_audit(session: Session, payload: dict[str, Any]) -> None:
     CALLS[payload["tag"]] += 1
     session.add(
-        AuditEntry(occurred_at=utcnow(), actor="t", interface="worker", action="ran", entity_type="job",
-                   entity_id=payload["tag"], changes={})  # fmt: skip
+        AuditEntry(
+            occurred_at=utcnow(),
+            actor="t",
+            interface="worker",
+            action="ran",
+            entity_type="job",
+            entity_id=payload["tag"],
+            changes={},
+        )
     )
 
 
@@ -33,8 +40,15 @@ def _write_audit(session: Session, payload: dict[str, Any]) -> None:
 def _fail_until(session: Session, payload: dict[str, Any]) -> None:
     CALLS[payload["tag"]] += 1
     session.add(
-        AuditEntry(occurred_at=utcnow(), actor="t", interface="worker", action="partial", entity_type="job",
-                   entity_id=payload["tag"], changes={})  # fmt: skip
+        AuditEntry(
+            occurred_at=utcnow(),
+            actor="t",
+            interface="worker",
+            action="partial",
+            entity_type="job",
+            entity_id=payload["tag"],
+            changes={},
+        )
     )
     if CALLS[payload["tag"]] < payload["succeed_on"]:
         raise RuntimeError("transient failure")
@@ -46,9 +60,13 @@ def _make_due(engine: Engine) -> None:
 
 
 def test_job_rolled_back_with_its_transaction_is_never_run(engine: Engine) -> None:
-    with pytest.raises(RuntimeError), session_scope(engine) as s:
-        queue.enqueue(s, "test.write_audit", {"tag": "ghost"})
-        raise RuntimeError("the causing change failed")
+    def change_that_fails() -> None:
+        with session_scope(engine) as s:
+            queue.enqueue(s, "test.write_audit", {"tag": "ghost"})
+            raise RuntimeError("the causing change failed")
+
+    with pytest.raises(RuntimeError):
+        change_that_fails()
     assert run_worker(engine, burst=True) == Counter()
 
 
@@ -115,7 +133,9 @@ def test_concurrent_workers_never_run_a_job_twice(engine: Engine) -> None:
     with session_scope(engine) as s:
         for i in range(60):
             queue.enqueue(s, "test.write_audit", {"tag": f"{prefix}{i}"})
-    threads = [threading.Thread(target=run_worker, kwargs={"engine": engine, "burst": True, "batch": 3}) for _ in range(4)]
+    threads = [
+        threading.Thread(target=run_worker, kwargs={"engine": engine, "burst": True, "batch": 3}) for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -133,8 +153,18 @@ def test_refresh_last_activity_task(engine: Engine) -> None:
         s.add(c)
         s.flush()
         for i, days in enumerate((3, 1, 7)):
-            s.add(Event(message_id=f"m{i}", event_type="track", name="x", contact_id=c.id,
-                        occurred_at=now - timedelta(days=days), received_at=now, properties={}, context={}))  # fmt: skip
+            s.add(
+                Event(
+                    message_id=f"m{i}",
+                    event_type="track",
+                    name="x",
+                    contact_id=c.id,
+                    occurred_at=now - timedelta(days=days),
+                    received_at=now,
+                    properties={},
+                    context={},
+                )
+            )
         queue.enqueue(s, "contacts.refresh_last_activity", {"contact_ids": [c.id]})
         contact_id = c.id
     run_worker(engine, burst=True)

@@ -24,6 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 from sqlalchemy import Engine, func, select
+from sqlalchemy.pool import NullPool
 
 from pitboard import __version__
 from pitboard.kit import migrate as migrations
@@ -48,11 +49,13 @@ DatabaseOpt = Annotated[
 
 
 def _engine(database_url: str | None) -> Engine:
-    return make_engine(database_url or get_settings().database_url)
+    # A command is short-lived: without a pool every connection is closed as soon as it is released,
+    # instead of lingering until the garbage collector finds the engine.
+    return make_engine(database_url or get_settings().database_url, poolclass=NullPool)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
     return typer.Exit(code)
 
 
@@ -259,7 +262,7 @@ def check(path: Annotated[Path, typer.Argument(help="Project folder")] = Path(".
 
     project = load_project(path)
     for problem in project.problems:
-        err.print(f"[red]✗[/] {problem}")
+        err.print(f"[red]✗[/] {problem}", soft_wrap=True, highlight=False)
     if not project.ok:
         raise _fail(f"{len(project.problems)} problem(s) in {path}")
     console.print(f"[green]✓[/] {path}: {', '.join(sorted(project.files))} valid")

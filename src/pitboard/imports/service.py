@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, select
@@ -48,36 +48,35 @@ class ImportResult:
         return self.created + self.updated + self.unchanged + self.rejected
 
 
-def read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, Any]]]:
-    """Columns (for up-front checks) and a row iterator; CSV or JSON Lines by file suffix."""
-    handle: TextIO = path.open(encoding="utf-8-sig", newline="")
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        return _jsonl(handle)
-    reader = csv.DictReader(handle)
-    columns = [c.strip() for c in (reader.fieldnames or [])]
-    reader.fieldnames = columns
+def _is_jsonl(path: Path) -> bool:
+    return path.suffix.lower() in (".jsonl", ".ndjson")
 
-    def rows() -> Iterator[dict[str, Any]]:
-        with handle:
+
+def read_columns(path: Path) -> list[str]:
+    """The CSV header, for up-front checks (JSON Lines rows carry their own keys)."""
+    if _is_jsonl(path):
+        return []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return [c.strip() for c in next(csv.reader(handle), [])]
+
+
+def iter_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows one at a time; a JSON Lines line that is not an object becomes an ``__invalid__`` row."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        if not _is_jsonl(path):
+            reader = csv.DictReader(handle)
+            reader.fieldnames = [c.strip() for c in (reader.fieldnames or [])]
             yield from reader
-
-    return columns, rows()
-
-
-def _jsonl(handle: TextIO) -> tuple[list[str], Iterator[dict[str, Any]]]:
-    def rows() -> Iterator[dict[str, Any]]:
-        with handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    value = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield {"__invalid__": f"line {number} is not valid JSON: {exc.msg}", "__raw__": line.rstrip("\n")}
-                    continue
-                yield value if isinstance(value, dict) else {"__invalid__": f"line {number} is not a JSON object"}
-
-    return [], rows()
+            return
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield {"__invalid__": f"line {number} is not valid JSON: {exc.msg}", "__raw__": line.rstrip("\n")}
+                continue
+            yield value if isinstance(value, dict) else {"__invalid__": f"line {number} is not a JSON object"}
 
 
 def _row_values(row: dict[str, Any], fields: set[str]) -> dict[str, Any]:
@@ -151,8 +150,7 @@ def import_file(
         raise ImportRefused(f"cannot import {entity!r}; choose one of {', '.join(ENTITIES)}")
     schema, upsert = _UPSERTS[entity]
     fields = set(schema.model_fields)
-    columns, rows = read_rows(path)
-    unknown = [c for c in columns if c not in fields and not c.startswith("custom.")]
+    unknown = [c for c in read_columns(path) if c not in fields and not c.startswith("custom.")]
     if unknown:
         raise ImportRefused(
             f"{path.name} has columns pitboard does not know: {', '.join(unknown)}. "
@@ -163,7 +161,7 @@ def import_file(
     session = session_factory(engine)()
     rejects = None
     try:
-        for number, row in enumerate(rows, start=1):
+        for number, row in enumerate(iter_rows(path), start=1):
             reason = _import_row(session, upsert, row, fields, actor, result)
             if reason is not None:
                 if rejects is None:

@@ -69,7 +69,7 @@ def _problems(loaded: LoadedYaml, exc: ValidationError) -> list[Problem]:
     out = []
     for err in exc.errors():
         loc = tuple(err["loc"])
-        message = err["msg"]
+        message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown key (check the spelling; see the JSON Schema in docs/project.md)"
         out.append(Problem(loaded.path, loaded.line_of(loc), ".".join(str(p) for p in loc), message))
