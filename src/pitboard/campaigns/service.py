@@ -105,7 +105,7 @@ class CampaignFilter:
     campaign_type: str | None = None
 
 
-def campaign_query(f: CampaignFilter) -> Select[tuple[Campaign]]:
+def campaign_query(f: CampaignFilter) -> Select[Campaign]:
     stmt = select(Campaign)
     if f.q:
         stmt = stmt.where(func.lower(Campaign.name).contains(f.q.strip().lower(), autoescape=True))

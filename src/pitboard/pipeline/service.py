@@ -138,7 +138,7 @@ class OpportunityFilter:
     min_amount: Decimal | None = None
 
 
-def opportunity_query(f: OpportunityFilter) -> Select[tuple[Opportunity]]:
+def opportunity_query(f: OpportunityFilter) -> Select[Opportunity]:
     stmt = select(Opportunity)
     for field in ("account_id", "contact_id", "owner_id", "stage", "is_closed", "is_won"):
         value = getattr(f, field)
