@@ -2,6 +2,7 @@
 
 from pitboard.models.base import Base
 from pitboard.models.contacts import Account, Contact, CustomFieldDefinition, Identity, LifecycleStageChange
+from pitboard.models.ingest import AccountIdentity, ContactMerge, QuarantinedRecord, Source
 from pitboard.models.marketing import Campaign, Event
 from pitboard.models.pipeline import Opportunity
 from pitboard.models.platform import ROLES, ApiKey, AuditEntry, Job, User
@@ -10,17 +11,21 @@ from pitboard.models.sales import SalesUser
 __all__ = [
     "ROLES",
     "Account",
+    "AccountIdentity",
     "ApiKey",
     "AuditEntry",
     "Base",
     "Campaign",
     "Contact",
+    "ContactMerge",
     "CustomFieldDefinition",
     "Event",
     "Identity",
     "Job",
     "LifecycleStageChange",
     "Opportunity",
+    "QuarantinedRecord",
     "SalesUser",
+    "Source",
     "User",
 ]

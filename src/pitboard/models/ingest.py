@@ -1,0 +1,77 @@
+"""Where data comes from (sources with write keys) and how identities were merged."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pitboard.kit.db import JSONType, UTCDateTime
+from pitboard.models.base import Base, IdMixin
+
+
+class Source(IdMixin, Base):
+    """A sender of events (website, product, CRM sync). Its write key is public by design
+    (it ships in browser JavaScript), so it is stored as is and shown in the UI."""
+
+    __tablename__ = "sources"
+
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(50), default="server", doc="website, server, mobile, crm, import")
+    write_key: Mapped[str] = mapped_column(String(100), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AccountIdentity(IdMixin, Base):
+    """A way of recognising an account: a Segment ``groupId``, a CRM id (``external:salesforce``)."""
+
+    __tablename__ = "account_identities"
+    __table_args__ = (UniqueConstraint("kind", "value", name="uq_account_identities_kind_value"),)
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    value: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ContactMerge(IdMixin, Base):
+    """One contact folded into another, with what is needed to undo it.
+
+    ``moved`` lists the ids of identities and events re-pointed from the merged contact, and
+    ``merged_snapshot`` its fields before the merge, so an undo restores exactly what was there.
+    """
+
+    __tablename__ = "contact_merges"
+    __table_args__ = (Index("ix_contact_merges_survivor", "survivor_id"),)
+
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    merged_id: Mapped[int] = mapped_column(doc="The id the merged contact had; restored on undo")
+    reason: Mapped[str] = mapped_column(String(300))
+    actor: Mapped[str] = mapped_column(String(320))
+    merged_snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    moved: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class QuarantinedRecord(IdMixin, Base):
+    """Input we could not accept as it is, kept whole with every reason so it can be fixed and replayed.
+
+    Nothing that reaches pitboard is dropped silently: malformed tracking messages and rows that break
+    a source's data contract land here.
+    """
+
+    __tablename__ = "quarantine"
+    __table_args__ = (Index("ix_quarantine_status_received", "status", "received_at"),)
+
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
+    channel: Mapped[str] = mapped_column(String(50), doc="tracking_api, import, ...")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    reasons: Mapped[list[str]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(20), default="open", doc="open, replayed, discarded")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
