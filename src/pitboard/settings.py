@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = 8 * 3600
     secure_cookies: bool = False
     api_page_size_max: int = 500
+    ingest_max_event_bytes: int = Field(default=32 * 1024, description="Largest single tracking message")
+    ingest_max_batch_bytes: int = Field(default=500 * 1024, description="Largest tracking batch body")
+    ingest_max_in_flight: int = Field(default=32, description="Concurrent ingest requests before 429")
 
     def resolved_secret_key(self) -> str:
         if self.secret_key:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
@@ -11,7 +10,7 @@ from typer.testing import CliRunner
 
 from pitboard.cli.main import app
 from pitboard.kit import migrate
-from pitboard.models import ApiKey, Contact, User
+from pitboard.models import ApiKey, Contact, QuarantinedRecord, User
 
 runner = CliRunner()
 
@@ -66,17 +65,18 @@ def test_import_contacts_upserts_and_quarantines_bad_rows(engine: Engine, sessio
         "cy@initech.com,Cy,Po,,mql\n"
     )
     result = runner.invoke(app, ["import", "contacts", str(csv_path), "--database-url", _url(engine)])
-    assert result.exit_code == 2, result.output  # some rows were rejected
-    assert "4 rows: 2 created, 0 updated, 0 unchanged, 2 rejected" in result.output
-    rejects = [json.loads(line) for line in (tmp_path / "contacts.rejects.jsonl").read_text().splitlines()]
-    assert [r["row"] for r in rejects] == [2, 3]
-    assert "not valid" in rejects[0]["errors"][0]
-    assert rejects[1]["data"]["country"] == "USA"  # the original row is kept whole, to fix and replay
+    assert result.exit_code == 2, result.output  # some rows were quarantined
+    assert "4 rows: 2 created, 0 updated, 0 unchanged, 2 quarantined" in result.output
+    held = session.scalars(select(QuarantinedRecord).order_by(QuarantinedRecord.id)).all()
+    assert [q.payload["row"] for q in held] == [2, 3]
+    assert "not valid" in held[0].reasons[0]
+    assert held[1].payload["original"]["country"] == "USA"  # the original row is kept whole, to fix and replay
+    session.rollback()
 
-    (tmp_path / "contacts.csv").write_text("email,first_name,title\nANN@acme.de,Ann,CMO\ncy@initech.com,Cy,\n")
+    csv_path.write_text("email,first_name,title\nANN@acme.de,Ann,CMO\ncy@initech.com,Cy,\n")
     again = runner.invoke(app, ["import", "contacts", str(csv_path), "--database-url", _url(engine)])
     assert again.exit_code == 0, again.output
-    assert "2 rows: 0 created, 1 updated, 1 unchanged, 0 rejected" in again.output
+    assert "2 rows: 0 created, 1 updated, 1 unchanged, 0 quarantined" in again.output
     assert session.scalar(select(func.count()).select_from(Contact)) == 2
     ann = session.scalars(select(Contact).where(Contact.email_normalized == "ann@acme.de")).one()
     assert (ann.title, ann.last_name, ann.country) == ("CMO", "Lee", "DE")  # empty cells never blank out values
@@ -95,8 +95,8 @@ def test_import_jsonl_accounts_with_a_broken_line(engine: Engine, session: Sessi
     path.write_text('{"name": "Acme", "domain": "acme.com", "employee_count": 120}\n{broken\n[1, 2]\n')
     result = runner.invoke(app, ["import", "accounts", str(path), "--database-url", _url(engine)])
     assert result.exit_code == 2
-    assert "3 rows: 1 created, 0 updated, 0 unchanged, 2 rejected" in result.output
-    reasons = [json.loads(x)["errors"][0] for x in (tmp_path / "accounts.rejects.jsonl").read_text().splitlines()]
+    assert "3 rows: 1 created, 0 updated, 0 unchanged, 2 quarantined" in result.output
+    reasons = [q.reasons[0] for q in session.scalars(select(QuarantinedRecord).order_by(QuarantinedRecord.id))]
     assert reasons == [
         "line 2 is not valid JSON: Expecting property name enclosed in double quotes",
         "line 3 is not a JSON object",

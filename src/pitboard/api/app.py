@@ -9,9 +9,12 @@ from pitboard import __version__
 from pitboard.api.errors import install_error_handlers
 from pitboard.campaigns.api import router as campaigns_router
 from pitboard.contacts.api import router as contacts_router
+from pitboard.events.admin_api import router as ingestion_router
+from pitboard.events.api import router as tracking_router
 from pitboard.kit.db import make_engine
 from pitboard.kit.migrate import current_revision, head_revision
 from pitboard.pipeline.api import router as pipeline_router
+from pitboard.quality.api import router as quality_router
 from pitboard.settings import Settings, get_settings
 from pitboard.web import install_web
 
@@ -37,7 +40,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.include_router(contacts_router)
     api.include_router(campaigns_router)
     api.include_router(pipeline_router)
+    api.include_router(ingestion_router)
+    api.include_router(quality_router)
     app.include_router(api)
+    app.include_router(tracking_router)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str | None]:

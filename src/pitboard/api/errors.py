@@ -37,7 +37,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("validation_error", message, problems), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # Browsers get the web UI's error page (installed by pitboard.web); the APIs keep JSON.
+        html_page = getattr(request.app.state, "html_error_page", None)
+        if html_page is not None and not request.url.path.startswith(("/api/", "/v1/")):
+            response: Response = html_page(request, exc.status_code, str(exc.detail))
+            return response
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
             exc.status_code, "http_error"
         )

@@ -37,8 +37,10 @@ from pitboard.settings import get_settings
 app = typer.Typer(help="pitboard: the marketing team's pit crew.", no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="People who log into the web UI.", no_args_is_help=True)
 keys_app = typer.Typer(help="REST API keys.", no_args_is_help=True)
+sources_app = typer.Typer(help="Event sources and their write keys.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="apikeys")
+app.add_typer(sources_app, name="sources")
 console = Console()
 err = Console(stderr=True)
 
@@ -219,12 +221,16 @@ def demo(
 
 @app.command("import")
 def import_(
-    entity: Annotated[str, typer.Argument(help="contacts or accounts")],
+    entity: Annotated[str, typer.Argument(help="contacts, accounts, opportunities, events or campaign_spend")],
     path: Annotated[Path, typer.Argument(help="CSV or JSON Lines (.jsonl) file", exists=True, dir_okay=False)],
+    preset: Annotated[str | None, typer.Option(help="Column mapping of an export: hubspot or salesforce")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="Your own column mapping (YAML)", exists=True)] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Source name (selects data contracts; events land under it)")
+    ] = None,
     database_url: DatabaseOpt = None,
-    rejects: Annotated[Path | None, typer.Option(help="Where rejected rows go (default: <file>.rejects.jsonl)")] = None,
 ) -> None:
-    """Import contacts (upsert by email) or accounts (upsert by domain); bad rows are kept with reasons."""
+    """Import a file: upsert by email / domain / external id; rows that break a rule are quarantined with reasons."""
     from pitboard.imports.service import import_file
 
     engine = _engine(database_url)
@@ -233,19 +239,20 @@ def import_(
     try:
         with progress_bar() as bar:
             task = bar.add_task(f"importing {entity}", total=total)
-            result = import_file(
-                engine, entity, path, actor=CLI_ACTOR, rejects_path=rejects, progress=lambda n: bar.advance(task, n)
-            )
+            summary = import_file(engine, entity, path, actor=CLI_ACTOR, preset=preset, mapping_file=mapping,
+                                  source_name=source, progress=lambda n: bar.advance(task, n))  # fmt: skip
     except PitboardError as exc:
         raise _fail(exc.message) from exc
     console.print(
-        f"{result.total:,} rows: {result.created:,} created, {result.updated:,} updated, "
-        f"{result.unchanged:,} unchanged, {result.rejected:,} rejected"
+        f"import {summary.run_id}: {summary.rows:,} rows: {summary.created:,} created, {summary.updated:,} updated, "
+        f"{summary.unchanged:,} unchanged, {summary.quarantined:,} quarantined"
     )
-    if result.rejects_path:
-        for line in result.errors_sample:
-            err.print(f"  {line}")
-        err.print(f"rejected rows and their reasons: {result.rejects_path}")
+    if summary.ignored_columns:
+        console.print(f"columns not mapped (ignored): {', '.join(summary.ignored_columns)}", soft_wrap=True)
+    if summary.quarantined:
+        for line in summary.problems_sample:
+            err.print(f"  {line}", soft_wrap=True, highlight=False)
+        err.print(f"quarantined rows keep every reason: `pitboard quarantine list --run {summary.run_id}`")
         raise typer.Exit(2)
 
 
@@ -335,3 +342,37 @@ def keys_revoke(key_id: Annotated[int, typer.Argument()], database_url: Database
     except PitboardError as exc:
         raise _fail(exc.message) from exc
     console.print(f"API key {key_id} revoked")
+
+
+@sources_app.command("create")
+def sources_create(
+    name: Annotated[str, typer.Option(help="e.g. website, product, salesforce")],
+    kind: Annotated[str, typer.Option(help="website, server, mobile, crm, import, other")] = "server",
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Create a source; prints its write key for Segment-compatible clients."""
+    from pitboard.events import sources
+
+    engine = _engine(database_url)
+    _require_schema(engine)
+    try:
+        with session_scope(engine) as s:
+            source = sources.create_source(s, name=name, kind=kind, actor=CLI_ACTOR)
+            write_key = source.write_key
+    except PitboardError as exc:
+        raise _fail(exc.message) from exc
+    console.print(write_key)
+
+
+@sources_app.command("list")
+def sources_list(database_url: DatabaseOpt = None) -> None:
+    """List sources with their write keys and when they last sent an event."""
+    from pitboard.events import sources
+
+    engine = _engine(database_url)
+    table = Table("id", "name", "kind", "write key", "enabled", "last event")
+    with session_scope(engine) as s:
+        for src in sources.list_sources(s):
+            last = f"{src.last_event_at:%Y-%m-%d %H:%M}" if src.last_event_at else "-"
+            table.add_row(str(src.id), src.name, src.kind, src.write_key, "yes" if src.enabled else "no", last)
+    console.print(table)

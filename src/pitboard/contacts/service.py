@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -19,6 +18,7 @@ from pitboard.contacts.schemas import (
     ContactUpdate,
     CustomFieldCreate,
 )
+from pitboard.kit import emails
 from pitboard.kit.actor import Actor
 from pitboard.kit.crud import apply_changes, keyset_page, snapshot
 from pitboard.kit.errors import Conflict, NotFound, ValidationFailed
@@ -97,10 +97,10 @@ def _checked_custom(session: Session, entity: str, values: dict[str, Any], *, pa
 
 
 def normalize_email(email: str) -> str:
-    """Syntax check without network look-ups; the data-quality issue adds provider-specific rules."""
+    """Syntax check without network look-ups (kit/emails.py), as a validation error for callers."""
     try:
-        return validate_email(email, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
+        return emails.normalize_email(email)
+    except emails.InvalidEmail as exc:
         raise ValidationFailed(f"email {email!r} is not valid: {exc}") from exc
 
 

@@ -2,7 +2,15 @@
 
 from pitboard.models.base import Base
 from pitboard.models.contacts import Account, Contact, CustomFieldDefinition, Identity, LifecycleStageChange
-from pitboard.models.ingest import AccountIdentity, ContactMerge, QuarantinedRecord, Source
+from pitboard.models.ingest import (
+    AccountIdentity,
+    CampaignSpend,
+    ContactMerge,
+    DataContract,
+    ImportRun,
+    QuarantinedRecord,
+    Source,
+)
 from pitboard.models.marketing import Campaign, Event
 from pitboard.models.pipeline import Opportunity
 from pitboard.models.platform import ROLES, ApiKey, AuditEntry, Job, User
@@ -16,11 +24,14 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Campaign",
+    "CampaignSpend",
     "Contact",
     "ContactMerge",
     "CustomFieldDefinition",
+    "DataContract",
     "Event",
     "Identity",
+    "ImportRun",
     "Job",
     "LifecycleStageChange",
     "Opportunity",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pitboard.kit.db import JSONType, UTCDateTime
@@ -69,9 +70,65 @@ class QuarantinedRecord(IdMixin, Base):
     __table_args__ = (Index("ix_quarantine_status_received", "status", "received_at"),)
 
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
-    channel: Mapped[str] = mapped_column(String(50), doc="tracking_api, import, ...")
+    channel: Mapped[str] = mapped_column(String(50), doc="tracking_api or import")
+    entity: Mapped[str] = mapped_column(String(50), doc="events, contacts, accounts, opportunities, campaign_spend")
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id", ondelete="SET NULL"), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     reasons: Mapped[list[str]] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(20), default="open", doc="open, replayed, discarded")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DataContract(IdMixin, Base):
+    """An applied input standard from the project's ``contracts/`` folder (see quality/contracts.py)."""
+
+    __tablename__ = "data_contracts"
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    entity: Mapped[str] = mapped_column(String(50))
+    source: Mapped[str | None] = mapped_column(String(200))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    checksum: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ImportRun(IdMixin, Base):
+    """One bulk import: what came in, how it was mapped, and what became of every row."""
+
+    __tablename__ = "import_runs"
+
+    entity: Mapped[str] = mapped_column(String(50))
+    filename: Mapped[str] = mapped_column(String(500))
+    mapping: Mapped[str | None] = mapped_column(String(200), doc="preset name or mapping file")
+    source_name: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="running", doc="running, completed, failed")
+    actor: Mapped[str] = mapped_column(String(320))
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CampaignSpend(IdMixin, Base):
+    """Money spent on a campaign on one day in one channel (from ad platforms or a CSV)."""
+
+    __tablename__ = "campaign_spend"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "spend_date", "channel", name="uq_campaign_spend_campaign_day_channel"),
+    )
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    spend_date: Mapped[date] = mapped_column(Date, index=True)
+    channel: Mapped[str] = mapped_column(String(50), default="")
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    source: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

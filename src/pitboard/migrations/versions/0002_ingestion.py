@@ -1,8 +1,8 @@
-"""ingest sources merges quarantine
+"""ingestion sources merges quarantine contracts imports spend
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 11:38:44.498925
+Create Date: 2026-11-24 11:41:50.854386
 """
 
 from collections.abc import Sequence
@@ -22,6 +22,42 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 def upgrade() -> None:
     op.create_table(
+        "data_contracts",
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("entity", sa.String(length=50), nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=True),
+        sa.Column("definition", JSON, nullable=False),
+        sa.Column("checksum", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", ID, autoincrement=True, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_contracts")),
+        sa.UniqueConstraint("name", name=op.f("uq_data_contracts_name")),
+    )
+    op.create_table(
+        "import_runs",
+        sa.Column("entity", sa.String(length=50), nullable=False),
+        sa.Column("filename", sa.String(length=500), nullable=False),
+        sa.Column("mapping", sa.String(length=200), nullable=True),
+        sa.Column("source_name", sa.String(length=200), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("actor", sa.String(length=320), nullable=False),
+        sa.Column("rows_total", sa.Integer(), nullable=False),
+        sa.Column("created", sa.Integer(), nullable=False),
+        sa.Column("updated", sa.Integer(), nullable=False),
+        sa.Column("unchanged", sa.Integer(), nullable=False),
+        sa.Column("quarantined", sa.Integer(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("id", ID, autoincrement=True, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_runs")),
+    )
+    with op.batch_alter_table("import_runs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_import_runs_started_at"), ["started_at"], unique=False)
+
+    op.create_table(
         "sources",
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=50), nullable=False),
@@ -35,9 +71,32 @@ def upgrade() -> None:
         sa.UniqueConstraint("write_key", name=op.f("uq_sources_write_key")),
     )
     op.create_table(
+        "campaign_spend",
+        sa.Column("campaign_id", ID, nullable=False),
+        sa.Column("spend_date", sa.Date(), nullable=False),
+        sa.Column("channel", sa.String(length=50), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("source", sa.String(length=100), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", ID, autoincrement=True, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaigns.id"], name=op.f("fk_campaign_spend_campaign_id_campaigns"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_spend")),
+        sa.UniqueConstraint("campaign_id", "spend_date", "channel", name="uq_campaign_spend_campaign_day_channel"),
+    )
+    with op.batch_alter_table("campaign_spend", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_campaign_spend_campaign_id"), ["campaign_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_campaign_spend_spend_date"), ["spend_date"], unique=False)
+
+    op.create_table(
         "quarantine",
         sa.Column("source_id", ID, nullable=True),
         sa.Column("channel", sa.String(length=50), nullable=False),
+        sa.Column("entity", sa.String(length=50), nullable=False),
+        sa.Column("import_run_id", ID, nullable=True),
         sa.Column("payload", JSON, nullable=False),
         sa.Column("reasons", JSON, nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
@@ -45,11 +104,18 @@ def upgrade() -> None:
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("id", ID, autoincrement=True, nullable=False),
         sa.ForeignKeyConstraint(
+            ["import_run_id"],
+            ["import_runs.id"],
+            name=op.f("fk_quarantine_import_run_id_import_runs"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
             ["source_id"], ["sources.id"], name=op.f("fk_quarantine_source_id_sources"), ondelete="SET NULL"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_quarantine")),
     )
     with op.batch_alter_table("quarantine", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_quarantine_import_run_id"), ["import_run_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_quarantine_source_id"), ["source_id"], unique=False)
         batch_op.create_index("ix_quarantine_status_received", ["status", "received_at"], unique=False)
 
@@ -101,6 +167,17 @@ def downgrade() -> None:
     with op.batch_alter_table("quarantine", schema=None) as batch_op:
         batch_op.drop_index("ix_quarantine_status_received")
         batch_op.drop_index(batch_op.f("ix_quarantine_source_id"))
+        batch_op.drop_index(batch_op.f("ix_quarantine_import_run_id"))
 
     op.drop_table("quarantine")
+    with op.batch_alter_table("campaign_spend", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaign_spend_spend_date"))
+        batch_op.drop_index(batch_op.f("ix_campaign_spend_campaign_id"))
+
+    op.drop_table("campaign_spend")
     op.drop_table("sources")
+    with op.batch_alter_table("import_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_import_runs_started_at"))
+
+    op.drop_table("import_runs")
+    op.drop_table("data_contracts")

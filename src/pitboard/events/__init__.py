@@ -1,0 +1,1 @@
+"""Segment-spec compatible tracking: message normalisation, channel attribution, ingestion and its HTTP API."""

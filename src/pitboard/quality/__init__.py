@@ -1,0 +1,1 @@
+"""Data quality: input standards (data contracts) now; normalisation, dedupe and enrichment follow."""
