@@ -38,9 +38,17 @@ app = typer.Typer(help="pitboard: the marketing team's pit crew.", no_args_is_he
 users_app = typer.Typer(help="People who log into the web UI.", no_args_is_help=True)
 keys_app = typer.Typer(help="REST API keys.", no_args_is_help=True)
 sources_app = typer.Typer(help="Event sources and their write keys.", no_args_is_help=True)
+quarantine_app = typer.Typer(
+    help="Records held back with their reasons: list, fix, replay, discard.", no_args_is_help=True
+)
+contracts_app = typer.Typer(
+    help="Data contracts (input standards) from the project's contracts/ folder.", no_args_is_help=True
+)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="apikeys")
 app.add_typer(sources_app, name="sources")
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(contracts_app, name="contracts")
 console = Console()
 err = Console(stderr=True)
 
@@ -376,3 +384,119 @@ def sources_list(database_url: DatabaseOpt = None) -> None:
             last = f"{src.last_event_at:%Y-%m-%d %H:%M}" if src.last_event_at else "-"
             table.add_row(str(src.id), src.name, src.kind, src.write_key, "yes" if src.enabled else "no", last)
     console.print(table)
+
+
+@contracts_app.command("apply")
+def contracts_apply(
+    path: Annotated[Path, typer.Argument(help="Project folder")] = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change, change nothing")] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Validate the project's contracts and make the database's active contracts equal to them."""
+    from pitboard.project.loader import load_project
+    from pitboard.quality.contract_store import apply_contracts
+
+    project = load_project(path)
+    for problem in project.problems:
+        err.print(f"[red]✗[/] {problem}", soft_wrap=True, highlight=False)
+    if not project.ok:
+        raise _fail(f"{len(project.problems)} problem(s) in {path}; nothing applied")
+    engine = _engine(database_url)
+    _require_schema(engine)
+    with session_scope(engine) as s:
+        result = apply_contracts(s, project.contracts, actor=CLI_ACTOR, dry_run=dry_run)
+        if dry_run:
+            s.rollback()
+    verb = "would be" if dry_run else ""
+    for label, names in (("created", result.created), ("updated", result.updated),
+                         ("deactivated", result.deactivated), ("unchanged", result.unchanged)):  # fmt: skip
+        if names:
+            console.print(f"{verb} {label}: {', '.join(names)}".strip())
+    if not (result.created or result.updated or result.deactivated or result.unchanged):
+        console.print("no contracts in the project and none applied")
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    status: Annotated[str, typer.Option(help="open, replayed, discarded or all")] = "open",
+    entity: Annotated[str | None, typer.Option(help="events, contacts, accounts, ...")] = None,
+    run: Annotated[int | None, typer.Option("--run", help="Only rows of this import run")] = None,
+    limit: Annotated[int, typer.Option(help="How many to show")] = 50,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """List quarantined records with their reasons."""
+    from pitboard.quality import quarantine
+
+    engine = _engine(database_url)
+    f = quarantine.QuarantineFilter(status=None if status == "all" else status, entity=entity, import_run_id=run)
+    table = Table("id", "received", "via", "entity", "status", "reasons")
+    with session_scope(engine) as s:
+        page = quarantine.list_records(s, f, limit=limit)
+        for r in page.items:
+            table.add_row(
+                str(r.id), f"{r.received_at:%Y-%m-%d %H:%M}", r.channel, r.entity, r.status, "\n".join(r.reasons)
+            )
+        counts = quarantine.count_by_status(s)
+    console.print(table)
+    console.print(", ".join(f"{k}: {v:,}" for k, v in sorted(counts.items())) or "the quarantine is empty")
+
+
+@quarantine_app.command("show")
+def quarantine_show(record_id: Annotated[int, typer.Argument()], database_url: DatabaseOpt = None) -> None:
+    """Show one record whole: payload and reasons (JSON)."""
+    import json
+
+    from pitboard.quality import quarantine
+
+    engine = _engine(database_url)
+    try:
+        with session_scope(engine) as s:
+            r = quarantine.get(s, record_id)
+            body = {"id": r.id, "channel": r.channel, "entity": r.entity, "status": r.status, "reasons": r.reasons,
+                    "payload": r.payload}  # fmt: skip
+    except PitboardError as exc:
+        raise _fail(exc.message) from exc
+    console.print_json(json.dumps(body, default=str))
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    record_ids: Annotated[list[int], typer.Argument(help="Record ids")], database_url: DatabaseOpt = None
+) -> None:
+    """Run records through their pipeline again (fix them first via the API or web UI)."""
+    from pitboard.quality import quarantine
+
+    engine = _engine(database_url)
+    failed = 0
+    for record_id in record_ids:
+        try:
+            with session_scope(engine) as s:
+                r = quarantine.replay(s, record_id, actor=CLI_ACTOR)
+                status, reasons = r.status, list(r.reasons)
+        except PitboardError as exc:
+            raise _fail(exc.message) from exc
+        if status == "replayed":
+            console.print(f"{record_id}: replayed")
+        else:
+            failed += 1
+            err.print(f"{record_id}: still open: {'; '.join(reasons)}", soft_wrap=True, highlight=False)
+    if failed:
+        raise typer.Exit(2)
+
+
+@quarantine_app.command("discard")
+def quarantine_discard(
+    record_id: Annotated[int, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="Why it is dropped (kept in the audit log)")],
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Discard a record on purpose, with the reason recorded."""
+    from pitboard.quality import quarantine
+
+    engine = _engine(database_url)
+    try:
+        with session_scope(engine) as s:
+            quarantine.discard(s, record_id, reason=reason, actor=CLI_ACTOR)
+    except PitboardError as exc:
+        raise _fail(exc.message) from exc
+    console.print(f"{record_id}: discarded")

@@ -10,6 +10,7 @@ Every run is recorded in ``import_runs`` with its counts.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -133,10 +134,18 @@ def _event_source(session: Session, name: str | None, actor: Actor) -> Source:
 def prepare(ctx: _Context, record: dict[str, Any]) -> tuple[Any, list[str]]:
     """A mapped record → (what the writer takes, reasons it cannot be accepted)."""
     if ctx.entity == "events":
+        raw = event_message(record)
+        # Exported activity often names a person only by email; Segment wants an id, so we stand one
+        # in for validation and drop it again: identity resolution then matches on the email.
+        by_email_only = not raw.get("userId") and not raw.get("anonymousId") and record.get("email")
+        if by_email_only:
+            raw["anonymousId"] = f"email:{record['email']}"
         try:
-            message = normalize_message(event_message(record), received_at=ctx.now, default_type="track")
+            message = normalize_message(raw, received_at=ctx.now, default_type="track")
         except MessageError as exc:
             return None, [str(exc)]
+        if by_email_only:
+            message = dataclasses.replace(message, anonymous_id=None)
         return message, ctx.contracts.check(
             contract_view(message), entity="events", source=ctx.source.name if ctx.source else None,
             now=ctx.now, event_name=message.name,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from pitboard.project.schemas import LifecycleFile, ProjectFile
 from pitboard.project.yamlfile import LoadedYaml, YamlError, load_yaml
+from pitboard.quality.contracts import Contract
 
 PROJECT_FILE = "pitboard.yml"
 # Files this version understands; later features add theirs here.
@@ -34,6 +35,12 @@ class Project:
     problems: list[Problem] = field(default_factory=list)
 
     @property
+    def contracts(self) -> list[Contract]:
+        return [
+            m for name, m in sorted(self.files.items()) if name.startswith("contracts/") and isinstance(m, Contract)
+        ]
+
+    @property
     def ok(self) -> bool:
         return not self.problems
 
@@ -47,10 +54,29 @@ def load_project(root: Path) -> Project:
         path = root / name
         if path.is_file():
             _validate(project, path, schema)
+    for path in sorted((root / "contracts").glob("*.y*ml")):
+        _validate(project, path, Contract, key=f"contracts/{path.name}")
+    _check_contract_names(project)
     return project
 
 
-def _validate(project: Project, path: Path, schema: type[BaseModel]) -> None:
+def _check_contract_names(project: Project) -> None:
+    seen: dict[str, str] = {}
+    for key, model in sorted(project.files.items()):
+        if isinstance(model, Contract):
+            if model.name in seen:
+                project.problems.append(
+                    Problem(
+                        project.root / key,
+                        None,
+                        "name",
+                        f"contract name {model.name!r} is also used by {seen[model.name]}",
+                    )
+                )
+            seen[model.name] = key
+
+
+def _validate(project: Project, path: Path, schema: type[BaseModel], *, key: str | None = None) -> None:
     try:
         loaded = load_yaml(path)
     except YamlError as exc:
@@ -60,7 +86,7 @@ def _validate(project: Project, path: Path, schema: type[BaseModel]) -> None:
         project.problems.append(Problem(path, 1, "", "must be a mapping of keys to values"))
         return
     try:
-        project.files[path.name] = schema.model_validate(loaded.data)
+        project.files[key or path.name] = schema.model_validate(loaded.data)
     except ValidationError as exc:
         project.problems.extend(_problems(loaded, exc))
 

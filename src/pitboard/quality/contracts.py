@@ -48,7 +48,10 @@ class FieldRule(BaseModel):
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            re.compile(value)
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"pattern {value!r} is not a valid regular expression: {exc}") from exc
         return value
 
 
@@ -190,7 +193,8 @@ def applies(contract: Contract, *, entity: str, source: str | None, event_name: 
 def violations(contract: Contract, record: dict[str, Any], *, now: datetime) -> list[str]:
     """Every way ``record`` breaks ``contract``, each as a sentence naming the field; empty if none."""
     problems: list[str] = []
-    for path, rule in contract.fields.items():
+    # Sorted by path: stored contracts (JSONB on PostgreSQL) do not keep the file's key order.
+    for path, rule in sorted(contract.fields.items()):
         problems.extend(_check_field(path, rule, get_path(record, path)))
     if contract.freshness is not None:
         problems.extend(_freshness(contract.freshness, record, now))
