@@ -202,8 +202,10 @@ def import_file(
         raise ImportRefused(exc.message) from exc
     session = session_factory(engine)()
     try:
-        run = ImportRun(entity=entity, filename=path.name, mapping=mapping.name, source_name=source_name,
-                        status="running", actor=actor.name, started_at=utcnow())  # fmt: skip
+        run = ImportRun(
+            entity=entity, filename=path.name, mapping=mapping.name, system=mapping.system, source_name=source_name,
+            status="running", actor=actor.name, started_at=utcnow(),
+        )  # fmt: skip
         session.add(run)
         source = _event_source(session, source_name, actor) if entity == "events" else None
         session.commit()
@@ -281,7 +283,7 @@ def replay_import_record(session: Session, record: QuarantinedRecord, *, actor: 
     if not isinstance(payload, dict):
         return ["this row could not be read at all; fix the record (payload.record) before replaying"]
     run = session.get(ImportRun, record.import_run_id) if record.import_run_id else None
-    mapping = Mapping(record.entity, run.mapping if run else None, (run.mapping if run else None) or "import", {})
+    mapping = Mapping(record.entity, run.mapping if run else None, run.system if run else "import", {})
     source = session.get(Source, record.source_id) if record.source_id else None
     if record.entity == "events" and source is None:
         source = _event_source(session, run.source_name if run else None, actor)

@@ -103,6 +103,7 @@ class ImportRun(IdMixin, Base):
     entity: Mapped[str] = mapped_column(String(50))
     filename: Mapped[str] = mapped_column(String(500))
     mapping: Mapped[str | None] = mapped_column(String(200), doc="preset name or mapping file")
+    system: Mapped[str] = mapped_column(String(100), default="import", doc="external ids are external:<system>")
     source_name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="running", doc="running, completed, failed")
     actor: Mapped[str] = mapped_column(String(320))

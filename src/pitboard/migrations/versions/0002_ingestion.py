@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("entity", sa.String(length=50), nullable=False),
         sa.Column("filename", sa.String(length=500), nullable=False),
         sa.Column("mapping", sa.String(length=200), nullable=True),
+        sa.Column("system", sa.String(length=100), nullable=False),
         sa.Column("source_name", sa.String(length=200), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("actor", sa.String(length=320), nullable=False),
