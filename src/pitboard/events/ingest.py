@@ -17,21 +17,30 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from pitboard.audit import service as audit
 from pitboard.contacts.merge import merge_contacts
-from pitboard.contacts.service import record_stage_change
 from pitboard.events.normalize import NormalizedMessage
 from pitboard.kit.actor import Actor
 from pitboard.kit.emails import InvalidEmail, normalize_email
 from pitboard.kit.time import utcnow
-from pitboard.models import Account, AccountIdentity, Campaign, Contact, Event, Identity, QuarantinedRecord, Source
+from pitboard.models import (
+    Account,
+    AccountIdentity,
+    AuditEntry,
+    Campaign,
+    Contact,
+    Event,
+    Identity,
+    LifecycleStageChange,
+    QuarantinedRecord,
+    Source,
+)
 
 _CHUNK = 500
 # Segment trait → contact column; the first trait present wins.
@@ -102,7 +111,7 @@ class _Resolver:
             contact_id = self.merged_into[contact_id]
         return contact_id
 
-    def resolve(self, keys: list[tuple[str, str]], *, create: bool, received_at: datetime) -> int | None:
+    def resolve(self, keys: list[tuple[str, str]], *, received_at: datetime) -> int | None:
         owners: list[int] = []
         for key in keys:
             if key in self.owner:
@@ -110,15 +119,14 @@ class _Resolver:
                 if cid not in owners:
                     owners.append(cid)
         if len(owners) > 1:
-            survivor = owners[0]  # keys are ordered: user id, then email, then anonymous id
+            survivor = min(owners)  # the oldest record survives: it carries the longest history
+            owners = [survivor, *(o for o in owners if o != survivor)]
             for other in owners[1:]:
                 merge_contacts(self.session, survivor_id=survivor, merged_id=other, actor=self.actor,
                                reason="identity resolution: one message named both contacts")  # fmt: skip
                 self.merged_into[other] = survivor
                 self.result.merges += 1
         contact_id = owners[0] if owners else None
-        if contact_id is None and create:
-            contact_id = self._create(keys, received_at)
         if contact_id is not None:
             for key in keys:
                 if key not in self.owner:
@@ -130,17 +138,46 @@ class _Resolver:
                     self.owner[key] = self.current(self.owner[key])
         return contact_id
 
-    def _create(self, keys: list[tuple[str, str]], received_at: datetime) -> int:
-        email = next((v for k, v in keys if k == "email"), None)
-        contact = Contact(email=email, email_normalized=email, lifecycle_stage="subscriber", custom={},
-                          lead_source="tracking_api", created_at=received_at, updated_at=received_at)  # fmt: skip
-        self.session.add(contact)
-        self.session.flush()
-        record_stage_change(self.session, contact, None, "subscriber", source="api")
-        audit.record(self.session, actor=self.actor, action="create", entity_type="contact", entity_id=contact.id,
-                     changes={"identified_by": [None, [f"{k}:{v}" for k, v in keys]]})  # fmt: skip
-        self.result.contacts_created += 1
-        return contact.id
+    def create_missing(self, batch: list[tuple[list[tuple[str, str]], bool, datetime]]) -> None:
+        """Create, in one multi-row insert, a contact for every message whose keys are all unknown.
+
+        Doing this up front instead of one flush per new person is what keeps a batch of first-time
+        visitors fast; everything else (linking more keys, merging) then runs in message order.
+        """
+        pending: dict[tuple[str, str], int] = {}
+        new: list[tuple[list[tuple[str, str]], datetime]] = []
+        for keys, create, received_at in batch:
+            if not create or any(k in self.owner or k in pending for k in keys):
+                continue
+            for key in keys:
+                pending[key] = len(new)
+            new.append((keys, received_at))
+        if not new:
+            return
+        rows: list[dict[str, Any]] = []
+        for keys, received_at in new:
+            email = next((v for k, v in keys if k == "email"), None)
+            rows.append(
+                {"email": email, "email_normalized": email, "lifecycle_stage": "subscriber", "custom": {},
+                 "lead_source": "tracking_api", "created_at": received_at, "updated_at": received_at}
+            )  # fmt: skip
+        ids = list(self.session.scalars(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows))
+        identities, stages, audits = [], [], []
+        for contact_id, (keys, received_at) in zip(ids, new, strict=True):
+            for kind, value in keys:
+                identities.append({"contact_id": contact_id, "kind": kind, "value": value, "created_at": received_at})
+                self.owner[(kind, value)] = contact_id
+                if kind == "anonymous_id":
+                    self.new_anonymous.append((value, contact_id))
+            stages.append({"contact_id": contact_id, "from_stage": None, "to_stage": "subscriber",
+                           "changed_at": received_at, "source": "api"})  # fmt: skip
+            audits.append({"occurred_at": received_at, "actor": self.actor.name, "interface": self.actor.interface,
+                           "action": "create", "entity_type": "contact", "entity_id": str(contact_id),
+                           "changes": {"identified_by": [None, [f"{k}:{v}" for k, v in keys]]}})  # fmt: skip
+        self.session.execute(insert(Identity), identities)
+        self.session.execute(insert(LifecycleStageChange), stages)
+        self.session.execute(insert(AuditEntry), audits)
+        self.result.contacts_created += len(ids)
 
 
 def _keys(message: NormalizedMessage, email: str | None, resolver: _Resolver) -> list[tuple[str, str]]:
@@ -216,11 +253,13 @@ def _group_account(session: Session, message: NormalizedMessage, received_at: da
 
 
 def _insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    dialect = session.get_bind().dialect.name
-    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
-    for chunk in _chunks(rows):
-        stmt = insert_fn(Event).values(chunk).on_conflict_do_nothing(index_elements=["message_id"])
-        session.execute(stmt)
+    # Core executemany on the table: one cached statement, batched by the driver ("insertmanyvalues"),
+    # and a concurrent duplicate message id is skipped rather than failing the batch.
+    connection = session.connection()
+    insert_fn = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    table = cast(Table, Event.__table__)
+    stmt = insert_fn(table).on_conflict_do_nothing(index_elements=["message_id"])
+    connection.execute(stmt, rows)
 
 
 def ingest_messages(
@@ -247,12 +286,13 @@ def ingest_messages(
     with_utm = select(Campaign.utm_campaign, Campaign.id).where(Campaign.utm_campaign.is_not(None))
     campaigns: dict[str | None, int] = dict(session.execute(with_utm).all())
 
+    keyed = [(mid, m, _keys(m, emails[mid], resolver)) for mid, m in unique.items()]
+    # A contact is created once a message names a user id or an email we have not seen.
+    resolver.create_missing([(keys, bool(m.user_id or emails[mid]), m.received_at) for mid, m, keys in keyed])
     rows: list[dict[str, Any]] = []
     contact_of: list[int | None] = []
-    for mid, m in unique.items():
-        keys = _keys(m, emails[mid], resolver)
-        known = bool(m.user_id or emails[mid])
-        contact_id = resolver.resolve(keys, create=known, received_at=m.received_at)
+    for _mid, m, keys in keyed:
+        contact_id = resolver.resolve(keys, received_at=m.received_at)
         if contact_id is not None and m.event_type == "identify":
             contact = session.get(Contact, contact_id)
             assert contact is not None
