@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import threading
 import zlib
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +27,7 @@ from pitboard.events import ingest, sources
 from pitboard.events.normalize import MessageError, NormalizedMessage, merge_batch_level, normalize_message
 from pitboard.kit.actor import Actor
 from pitboard.kit.db import session_factory
-from pitboard.kit.errors import PitboardError
+from pitboard.kit.errors import PitboardError, Unauthorized
 from pitboard.kit.time import utcnow
 from pitboard.models import QuarantinedRecord, Source
 from pitboard.quality.contract_store import checker
@@ -82,6 +82,7 @@ def _write_key(request: Request, body: dict[str, Any]) -> str | None:
 
 
 def _decode(raw: bytes, encoding: str, limit: int) -> dict[str, Any]:
+    """The JSON object in ``raw`` (gunzipped first when the client says so), within the size limit."""
     if encoding in ("gzip", "deflate"):
         try:
             inflater = zlib.decompressobj(wbits=47)  # gzip or zlib header, auto-detected
@@ -91,8 +92,8 @@ def _decode(raw: bytes, encoding: str, limit: int) -> dict[str, Any]:
     if len(raw) > limit:
         raise BadRequest(f"body is larger than the {limit // 1024} KB limit")
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise BadRequest(f"body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object")
@@ -118,7 +119,7 @@ def _prepare(
         if not isinstance(item, dict):
             bad.append(({"value": item}, ["a message must be a JSON object"]))
             continue
-        size = len(json.dumps(item, separators=(",", ":")))
+        size = len(orjson.dumps(item))
         if size > settings.ingest_max_event_bytes:
             bad.append(
                 (item, [f"message is {size // 1024} KB; the limit is {settings.ingest_max_event_bytes // 1024} KB"])
@@ -147,10 +148,17 @@ def _contract_problems(
     return problems
 
 
-def _store(session: Session, write_key: str | None, kind: str, items: list[Any], settings: Settings) -> dict[str, Any]:
-    source = sources.source_for_write_key(session, write_key)
-    received_at = utcnow()
-    prepared, bad = _prepare(items, kind, settings, received_at)
+def _store(
+    session: Session,
+    source_id: int,
+    prepared: list[tuple[NormalizedMessage, Any]],
+    bad: list[tuple[Any, list[str]]],
+    received_at: Any,
+) -> dict[str, Any]:
+    """The database part of a request, kept short: SQLite admits one writer at a time."""
+    source = session.get(Source, source_id)
+    if source is None or not source.enabled:
+        raise Unauthorized("write key is not valid")
     broken = _contract_problems(session, [m for m, _ in prepared], source, received_at)
     bad += [(raw, broken[m.message_id]) for m, raw in prepared if m.message_id in broken]
     good = [m for m, _ in prepared if m.message_id not in broken]
@@ -176,16 +184,19 @@ async def _handle(request: Request, kind: str) -> JSONResponse:
                             headers={"Retry-After": "1"})  # fmt: skip
     try:
         raw = await request.body()
-        limit = settings.ingest_max_batch_bytes if kind in ("batch", "import") else settings.ingest_max_event_bytes
-        body = _decode(raw, request.headers.get("content-encoding", "").lower(), limit)
-        items = _split(kind, body)
-        write_key = _write_key(request, body)
+        engine = request.app.state.engine
 
         def work() -> dict[str, Any]:
+            # Decoding and normalising need no database, so they run before (and outside) the transaction.
+            limit = settings.ingest_max_batch_bytes if kind in ("batch", "import") else settings.ingest_max_event_bytes
+            body = _decode(raw, request.headers.get("content-encoding", "").lower(), limit)
+            source_id = sources.source_id_for_write_key(engine, _write_key(request, body))
+            received_at = utcnow()
+            prepared, bad = _prepare(_split(kind, body), kind, settings, received_at)
             for attempt in range(_RACE_RETRIES):
-                session = session_factory(request.app.state.engine)()
+                session = session_factory(engine)()
                 try:
-                    return _store(session, write_key, kind, items, settings)
+                    return _store(session, source_id, prepared, bad, received_at)
                 except IntegrityError:
                     # A concurrent request created the same identity or event first (PostgreSQL lets
                     # both run). Run again: this time we see its rows and link to them.
