@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from pitboard.contacts.merge import merge_contacts
 from pitboard.events.normalize import NormalizedMessage
 from pitboard.kit.actor import Actor
+from pitboard.kit.db import insert_returning_ids
 from pitboard.kit.emails import InvalidEmail, normalize_email
 from pitboard.kit.time import utcnow
 from pitboard.models import (
@@ -161,7 +162,7 @@ class _Resolver:
                 {"email": email, "email_normalized": email, "lifecycle_stage": "subscriber", "custom": {},
                  "lead_source": "tracking_api", "created_at": received_at, "updated_at": received_at}
             )  # fmt: skip
-        ids = list(self.session.scalars(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows))
+        ids = insert_returning_ids(self.session, Contact, rows)
         identities, stages, audits = [], [], []
         for contact_id, (keys, received_at) in zip(ids, new, strict=True):
             for kind, value in keys:

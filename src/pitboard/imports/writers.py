@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from pitboard.kit.db import insert_returning_ids
 from pitboard.kit.time import utcnow
 from pitboard.models import (
     Account,
@@ -115,7 +116,7 @@ def write_contacts(session: Session, records: list[Record], *, system: str) -> C
     new_rows = list({id(r): (i, r) for i, r in creates.values()}.values())
     if new_rows:
         values = [_contact_insert(r, account_of, now) for _, r in new_rows]
-        ids = list(session.scalars(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), values))
+        ids = insert_returning_ids(session, Contact, values)
         identities, stages = [], []
         for contact_id, (_, rec), row in zip(ids, new_rows, values, strict=True):
             if rec.get("email"):
@@ -133,13 +134,31 @@ def write_contacts(session: Session, records: list[Record], *, system: str) -> C
                     "source": "import",
                 }
             )
-        session.execute(insert(Identity), identities) if identities else None
-        session.execute(insert(LifecycleStageChange), stages)
+        # Core inserts: these rows need none of the ORM's bookkeeping.
+        if identities:
+            session.execute(_table(Identity).insert(), identities)
+        session.execute(_table(LifecycleStageChange).insert(), stages)
         out.created += len(new_rows)
 
     if updates:
-        contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(list(updates))))}
-        for contact_id, rows in updates.items():
+        stored = {
+            r.id: r
+            for r in session.execute(
+                select(Contact.id, Contact.email_normalized, Contact.account_id, Contact.custom,
+                       *(getattr(Contact, c) for c in _CONTACT_COLUMNS)).where(Contact.id.in_(list(updates)))
+            )
+        }  # fmt: skip
+        changing = {
+            cid: rows for cid, rows in updates.items()
+            if any(_differs(stored[cid], rec, owner, ext_kind, account_of) for _, rec in rows)
+        }  # fmt: skip
+        out.unchanged += sum(len(rows) for cid, rows in updates.items() if cid not in changing)
+        contacts = (
+            {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(list(changing))))}
+            if changing
+            else {}
+        )
+        for contact_id, rows in changing.items():
             contact = contacts[contact_id]
             for index, rec in rows:
                 reason = _update_contact(session, contact, rec, owner, ext_kind, account_of, now)
@@ -150,6 +169,26 @@ def write_contacts(session: Session, records: list[Record], *, system: str) -> C
                 else:
                     out.unchanged += 1
     return out
+
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _differs(
+    row: Any, rec: Record, owner: dict[tuple[str, str], int], ext_kind: str, account_of: dict[str | None, int]
+) -> bool:
+    """Whether applying ``rec`` would change the stored contact (checked on plain rows, no ORM objects)."""
+    if rec.get("email") and rec["email"] != row.email_normalized:
+        return True
+    if rec.get("external_id") and (ext_kind, rec["external_id"]) not in owner:
+        return True
+    if any(c in rec and getattr(row, c) != rec[c] for c in _CONTACT_COLUMNS):
+        return True
+    if rec.get("custom") and any(row.custom.get(k) != v for k, v in rec["custom"].items()):
+        return True
+    account_id = account_of.get(rec.get("account_domain") or "")
+    return bool(account_id and row.account_id != account_id)
 
 
 def _contact_insert(rec: Record, account_of: dict[str | None, int], now: datetime) -> Record:

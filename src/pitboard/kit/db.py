@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, create_engine, event
+from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, create_engine, event, insert
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -113,3 +113,22 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def insert_returning_ids(session: Session, model: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` in bulk and return their new ids in the order of ``rows``.
+
+    PostgreSQL keeps the order cheaply (``sort_by_parameter_order``). On SQLite that option falls back
+    to one statement per row, so we insert in batches and sort the returned ids instead: we hold the
+    write lock (BEGIN IMMEDIATE) and rowids of a table without AUTOINCREMENT are handed out as
+    max + 1 in row order, so ascending ids are the rows' order.
+    """
+    if not rows:
+        return []
+    if session.get_bind().dialect.name == "sqlite":
+        ids = sorted(session.scalars(insert(model).returning(model.id), rows))
+    else:
+        ids = list(session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), rows))
+    if len(ids) != len(rows):
+        raise RuntimeError(f"inserted {len(rows)} rows but got {len(ids)} ids back")
+    return ids
