@@ -260,3 +260,50 @@ def test_concurrent_retries_of_one_message_store_it_once(server_url: str, write_
     assert statuses == [200] * 4
     assert _count(session, Event) == 5
     assert _count(session, Contact) == 1
+
+
+def test_chunked_gzip_upload(server_url: str, write_key: str, session: Session) -> None:
+    messages = [{"type": "track", "userId": "u-ch", "event": "Chunked", "messageId": f"c{i}"} for i in range(50)]
+    body = gzip.compress(json.dumps({"batch": messages}).encode())
+
+    def chunks() -> Iterator[bytes]:
+        for i in range(0, len(body), 64):
+            yield body[i : i + 64]
+
+    r = requests.post(f"{server_url}/v1/batch", data=chunks(), auth=(write_key, ""),
+                      headers={"Content-Encoding": "gzip"}, timeout=30)  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 50
+    assert _count(session, Event) == 50
+
+
+def test_event_contracts_quarantine_violations(
+    client: TestClient, write_key: str, session: Session, engine: Engine
+) -> None:
+    from pitboard.quality.contract_store import apply_contracts
+    from pitboard.quality.contracts import Contract
+
+    contract = Contract.model_validate({
+        "name": "signups", "entity": "events", "source": "website", "event_names": ["Signed Up"],
+        "fields": {"properties.plan": {"required": True, "allowed": ["free", "pro"]}},
+    })  # fmt: skip
+    with session_scope(engine) as s:
+        apply_contracts(s, [contract], actor=SYSTEM)
+    batch = {"batch": [
+        {"type": "track", "userId": "u1", "event": "Signed Up", "properties": {"plan": "pro"}, "messageId": "ok"},
+        {"type": "track", "userId": "u2", "event": "Signed Up", "properties": {"plan": "gold"}, "messageId": "bad"},
+        {"type": "track", "userId": "u3", "event": "Clicked", "messageId": "other"},
+    ]}  # fmt: skip
+    r = client.post("/v1/batch", json=batch, headers={"X-Write-Key": write_key})
+    assert (r.json()["accepted"], r.json()["quarantined"]) == (2, 1)
+    held = session.scalars(select(QuarantinedRecord)).one()
+    assert held.payload["messageId"] == "bad"
+    assert held.reasons == ["[signups] properties.plan must be one of free, pro, got 'gold'"]
+    held_id, payload = held.id, held.payload
+    session.rollback()
+    with session_scope(engine) as s:
+        from pitboard.quality import quarantine
+
+        quarantine.fix(s, held_id, {**payload, "properties": {"plan": "free"}}, actor=SYSTEM)
+        assert quarantine.replay(s, held_id, actor=SYSTEM).status == "replayed"
+    assert _count(session, Event) == 3
