@@ -30,6 +30,7 @@ from pitboard.kit.db import session_factory
 from pitboard.kit.errors import PitboardError, Unauthorized
 from pitboard.kit.time import utcnow
 from pitboard.models import QuarantinedRecord, Source
+from pitboard.quality import quarantine
 from pitboard.quality.contract_store import checker
 from pitboard.settings import Settings
 
@@ -163,7 +164,8 @@ def _store(
     bad += [(raw, broken[m.message_id]) for m, raw in prepared if m.message_id in broken]
     good = [m for m, _ in prepared if m.message_id not in broken]
     for payload, reasons in bad:
-        ingest.quarantine(session, source=source, payload=payload, reasons=reasons)
+        quarantine.hold(session, channel="tracking_api", entity="events", payload=payload, reasons=reasons,
+                        source_id=source.id)  # fmt: skip
     actor = Actor(name=f"source:{source.name}", interface="api", role="editor")
     result = ingest.ingest_messages(session, good, source=source, actor=actor)
     result.quarantined = len(bad)

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from pitboard.contacts.identities import owners
 from pitboard.contacts.merge import merge_contacts
 from pitboard.events.normalize import NormalizedMessage
 from pitboard.kit.actor import Actor
@@ -39,7 +40,6 @@ from pitboard.models import (
     Event,
     Identity,
     LifecycleStageChange,
-    QuarantinedRecord,
     Source,
 )
 
@@ -62,16 +62,6 @@ class IngestResult:
     contacts_created: int = 0
     merges: int = 0
     problems: list[str] = field(default_factory=list)
-
-
-def quarantine(session: Session, *, source: Source | None, payload: dict[str, Any], reasons: list[str]) -> None:
-    session.add(
-        QuarantinedRecord(
-            source_id=source.id if source else None, channel="tracking_api", entity="events", payload=payload,
-            reasons=reasons,
-            status="open", received_at=utcnow(),
-        )
-    )  # fmt: skip
 
 
 def _chunks(items: list[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
@@ -98,14 +88,7 @@ class _Resolver:
         self.new_anonymous: list[tuple[str, int]] = []
 
     def preload(self, keys: set[tuple[str, str]]) -> None:
-        values = sorted({v for _, v in keys})
-        for chunk in _chunks(values):
-            rows = self.session.execute(
-                select(Identity.kind, Identity.value, Identity.contact_id).where(Identity.value.in_(chunk))
-            )
-            for kind, value, contact_id in rows:
-                if (kind, value) in keys:
-                    self.owner[(kind, value)] = contact_id
+        self.owner.update(owners(self.session, keys))
 
     def current(self, contact_id: int) -> int:
         while contact_id in self.merged_into:

@@ -36,6 +36,7 @@ from pitboard.kit.db import session_factory
 from pitboard.kit.errors import PitboardError, ValidationFailed
 from pitboard.kit.time import utcnow
 from pitboard.models import ImportRun, QuarantinedRecord, Source
+from pitboard.quality import quarantine
 from pitboard.quality.contract_store import ContractChecker, checker
 
 _JSONL = (".jsonl", ".ndjson")
@@ -116,12 +117,8 @@ class ImportSummary:
 
 
 def _quarantine(session: Session, ctx: _Context, payload: dict[str, Any], reasons: list[str]) -> None:
-    session.add(
-        QuarantinedRecord(
-            source_id=ctx.source.id if ctx.source else None, channel="import", entity=ctx.entity,
-            import_run_id=ctx.run_id, payload=payload, reasons=reasons, status="open", received_at=ctx.now,
-        )
-    )  # fmt: skip
+    quarantine.hold(session, channel="import", entity=ctx.entity, payload=payload, reasons=reasons,
+                    source_id=ctx.source.id if ctx.source else None, import_run_id=ctx.run_id)  # fmt: skip
 
 
 def _event_source(session: Session, name: str | None, actor: Actor) -> Source:

@@ -8,7 +8,7 @@ problem for the quarantine; its neighbours are unaffected.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from pitboard.contacts.identities import owners
 from pitboard.kit.db import insert_returning_ids
 from pitboard.kit.time import utcnow
 from pitboard.models import (
@@ -54,18 +55,6 @@ class ChunkOutcome:
     problems: dict[int, str] = field(default_factory=dict)  # index in chunk → reason
 
 
-def _lookup(session: Session, model: Any, owner: Any, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    wanted = set(keys)
-    values = sorted({v for _, v in wanted})
-    found: dict[tuple[str, str], int] = {}
-    for i in range(0, len(values), 500):
-        rows = session.execute(select(model.kind, model.value, owner).where(model.value.in_(values[i : i + 500])))
-        for kind, value, owner_id in rows:
-            if (kind, value) in wanted:
-                found[(kind, value)] = owner_id
-    return found
-
-
 def _set_changed(obj: Any, values: Record, columns: Sequence[str]) -> list[str]:
     changed = []
     for column in columns:
@@ -80,7 +69,7 @@ def write_contacts(session: Session, records: list[Record], *, system: str) -> C
     ext_kind = f"external:{system}"
     keys = [("email", r["email"]) for r in records if "email" in r]
     keys += [(ext_kind, r["external_id"]) for r in records if "external_id" in r]
-    owner = _lookup(session, Identity, Identity.contact_id, keys)
+    owner = owners(session, keys)
     domains = {r["account_domain"] for r in records if r.get("account_domain")}
     account_of = (
         dict(session.execute(select(Account.domain, Account.id).where(Account.domain.in_(domains))).all())
@@ -95,14 +84,14 @@ def write_contacts(session: Session, records: list[Record], *, system: str) -> C
         rec_keys: list[tuple[str, str]] = [
             (k, str(v)) for k, v in (("email", rec.get("email")), (ext_kind, rec.get("external_id"))) if v
         ]
-        owners = {owner[k] for k in rec_keys if k in owner}
-        if len(owners) > 1:
+        found = {owner[k] for k in rec_keys if k in owner}
+        if len(found) > 1:
             out.problems[index] = (
-                f"email and external_id belong to different contacts ({', '.join(map(str, sorted(owners)))})"
+                f"email and external_id belong to different contacts ({', '.join(map(str, sorted(found)))})"
             )
             continue
-        if owners:
-            updates.setdefault(owners.pop(), []).append((index, rec))
+        if found:
+            updates.setdefault(found.pop(), []).append((index, rec))
             continue
         pending = next((creates[k] for k in rec_keys if k in creates), None)
         if pending is not None:
@@ -251,11 +240,10 @@ def _update_contact(
 def write_accounts(session: Session, records: list[Record], *, system: str) -> ChunkOutcome:
     out = ChunkOutcome()
     ext_kind = f"external:{system}"
-    by_ext = _lookup(
+    by_ext = owners(
         session,
-        AccountIdentity,
-        AccountIdentity.account_id,
-        [(ext_kind, r["external_id"]) for r in records if "external_id" in r],
+        accounts=True,
+        keys=[(ext_kind, r["external_id"]) for r in records if "external_id" in r],
     )
     domains = {r["domain"] for r in records if "domain" in r}
     by_domain = (
@@ -323,11 +311,10 @@ def write_opportunities(session: Session, records: list[Record], *, system: str)
             select(Opportunity).where(Opportunity.external_id.in_([r["external_id"] for r in records]))
         )
     }
-    accounts = _lookup(
+    accounts = owners(
         session,
-        AccountIdentity,
-        AccountIdentity.account_id,
-        [(ext_kind, r["account_external_id"]) for r in records if "account_external_id" in r],
+        accounts=True,
+        keys=[(ext_kind, r["account_external_id"]) for r in records if "account_external_id" in r],
     )
     domains = {r["account_domain"] for r in records if r.get("account_domain")}
     by_domain = (
@@ -336,7 +323,7 @@ def write_opportunities(session: Session, records: list[Record], *, system: str)
         else {}
     )
     emails = {r["contact_email"].lower() for r in records if "contact_email" in r}
-    contacts = _lookup(session, Identity, Identity.contact_id, [("email", e) for e in emails])
+    contacts = owners(session, [("email", e) for e in emails])
     now = utcnow()
     for index, rec in enumerate(records):
         values = {c: rec[c] for c in _OPPORTUNITY_COLUMNS if c in rec}

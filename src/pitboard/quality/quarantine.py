@@ -20,6 +20,25 @@ from pitboard.models import QuarantinedRecord
 STATUSES = ("open", "replayed", "discarded")
 
 
+def hold(
+    session: Session,
+    *,
+    channel: str,
+    entity: str,
+    payload: dict[str, Any],
+    reasons: list[str],
+    source_id: int | None = None,
+    import_run_id: int | None = None,
+) -> QuarantinedRecord:
+    """Keep a record we could not accept, whole, with every reason."""
+    record = QuarantinedRecord(
+        source_id=source_id, channel=channel, entity=entity, import_run_id=import_run_id, payload=payload,
+        reasons=reasons, status="open", received_at=utcnow(),
+    )  # fmt: skip
+    session.add(record)
+    return record
+
+
 @dataclass(frozen=True)
 class QuarantineFilter:
     status: str | None = "open"
