@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import DetachedInstanceError
 from starlette.datastructures import FormData
 
 from pitboard.api.deps import SessionDep
@@ -137,9 +138,17 @@ def require_user(request: Request, session: SessionDep) -> User:
 
 
 def user_outside_route(request: Request) -> User | None:
-    """The signed-in user for pages rendered outside a route (an unknown path's 404), so they keep the menu."""
-    if getattr(request.state, "user", None) is not None:
-        return request.state.user  # type: ignore[no-any-return]
+    """The signed-in user for pages rendered outside a route (an unknown path's 404, a refused form), so
+    they keep the menu. The route's own user object is used while it can still be read; once the failed
+    request's session has rolled back (and released SQLite's write lock), it is loaded afresh."""
+    known = getattr(request.state, "user", None)
+    if known is not None:
+        try:
+            known.email  # noqa: B018  (reading it tells whether the object is still usable)
+        except DetachedInstanceError:
+            pass
+        else:
+            return known  # type: ignore[no-any-return]
     if SESSION_USER not in request.session:
         return None
     session = session_factory(request.app.state.engine)()
