@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Integer, Table, bindparam, insert, or_, select, update, values
+from sqlalchemy import column as sa_column
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ from pitboard.contacts.identities import owners
 from pitboard.contacts.merge import merge_contacts
 from pitboard.events.normalize import NormalizedMessage
 from pitboard.kit.actor import Actor
-from pitboard.kit.db import insert_returning_ids
+from pitboard.kit.db import UTCDateTime, insert_returning_ids
 from pitboard.kit.emails import InvalidEmail, normalize_email
 from pitboard.kit.time import utcnow
 from pitboard.models import (
@@ -335,6 +336,12 @@ def _event_row(m: NormalizedMessage, source: Source, campaigns: dict[str | None,
 
 
 def _touch_contacts(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Move each touched contact's ``last_activity_at`` forward.
+
+    PostgreSQL gets one UPDATE … FROM (VALUES …) for the whole batch (a statement per contact costs a
+    server round trip each); SQLite, in-process, runs the per-contact executemany, which it does fast
+    and whose VALUES-alias syntax it lacks.
+    """
     latest: dict[int, datetime] = {}
     for row in rows:
         cid = row["contact_id"]
@@ -342,11 +349,19 @@ def _touch_contacts(session: Session, rows: list[dict[str, Any]]) -> None:
             latest[cid] = row["occurred_at"]
     if not latest:
         return
+    if session.get_bind().dialect.name == "postgresql":
+        newest = values(sa_column("cid", Integer), sa_column("ts", UTCDateTime()), name="newest")
+        newest = newest.data(list(latest.items()))
+        cid, ts = newest.c.cid, newest.c.ts
+        params: list[dict[str, Any]] | None = None
+    else:
+        cid, ts = bindparam("cid"), bindparam("ts", type_=UTCDateTime())
+        params = [{"cid": c, "ts": t} for c, t in latest.items()]
     stmt = (
         update(Contact)
-        .where(Contact.id == bindparam("cid"))
-        .where(or_(Contact.last_activity_at.is_(None), Contact.last_activity_at < bindparam("ts")))
-        .values(last_activity_at=bindparam("ts"))
+        .where(Contact.id == cid)
+        .where(or_(Contact.last_activity_at.is_(None), Contact.last_activity_at < ts))
+        .values(last_activity_at=ts)
         .execution_options(synchronize_session=False)
     )
-    session.connection().execute(stmt, [{"cid": c, "ts": t} for c, t in latest.items()])
+    session.connection().execute(stmt, params)
