@@ -190,6 +190,7 @@ def demo(
     """Migrate, fill the database with a realistic synthetic data set, and create a demo login and API key."""
     from pitboard.auth import service as auth
     from pitboard.demo import generate_demo
+    from pitboard.events import sources
     from pitboard.models import Contact, User
 
     engine = _engine(database_url)
@@ -223,8 +224,10 @@ def demo(
             auth.create_user(s, email=admin_email, name="Demo Admin", password=admin_password, role="admin",
                              actor=CLI_ACTOR)  # fmt: skip
             key = auth.create_api_key(s, name="demo", role="admin", actor=CLI_ACTOR)
+            source = sources.create_source(s, name="website", kind="website", actor=CLI_ACTOR)
             console.print(f"web login: {admin_email} / {admin_password}")
             console.print(f"API key (shown once): {key.secret}")
+            console.print(f"write key of source 'website' for Segment-compatible clients: {source.write_key}")
 
 
 @app.command("import")
