@@ -206,3 +206,32 @@ def test_openapi_documents_the_resources(client: TestClient) -> None:
     for resource in ("contacts", "accounts", "campaigns", "opportunities"):
         assert f"{API}/{resource}" in paths
         assert f"{API}/{resource}/{{{resource[:-1] if resource != 'opportunities' else 'opportunity'}_id}}" in paths
+
+
+def test_writes_are_normalised_and_originals_kept(client: TestClient, admin_headers: dict[str, str]) -> None:
+    c = _post(client, admin_headers, "/contacts", {
+        "email": " Ann.Lee@Acme.CO.UK ", "first_name": "ANN", "last_name": "o'neil", "country": "United Kingdom",
+        "phone": "020 7946 0018", "title": "VP, Demand Generation", "company_name": "ACME LTD",
+    })  # fmt: skip
+    assert (c["email"], c["country"], c["phone"]) == ("ann.lee@acme.co.uk", "GB", "+442079460018")
+    assert (c["first_name"], c["last_name"]) == ("Ann", "O'Neil")
+    assert (c["seniority"], c["job_function"], c["email_domain"], c["is_free_mail"]) == (
+        "vp", "marketing", "acme.co.uk", False,
+    )  # fmt: skip
+    assert c["original_values"]["country"] == "United Kingdom"
+    assert c["original_values"]["phone"] == "020 7946 0018"
+
+    r = client.patch(f"{API}/contacts/{c['id']}", json={"country": "DE", "title": None}, headers=admin_headers)
+    body = r.json()
+    assert body["country"] == "DE"
+    assert "country" not in body["original_values"]  # written anew, needing no normalisation
+    assert (body["seniority"], body["job_function"]) == (None, None)
+
+    bad = client.post(f"{API}/contacts", json={"email": "b@x.io", "country": "Atlantis"}, headers=admin_headers)
+    assert bad.status_code == 422
+    assert "'Atlantis' is not a known country" in bad.json()["message"]
+    odd = _post(client, admin_headers, "/contacts", {"email": "c@x.io", "phone": "12", "country": "US"})
+    assert odd["phone"] == "12"  # kept as typed: still worth having, counted by data-quality scores
+
+    a = _post(client, admin_headers, "/accounts", {"name": "ACME GMBH", "domain": "https://shop.Acme.co.uk/x"})
+    assert (a["domain"], a["registered_domain"], a["name"]) == ("shop.acme.co.uk", "acme.co.uk", "Acme GmbH")

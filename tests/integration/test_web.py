@@ -214,7 +214,7 @@ def test_open_redirect_after_login_is_ignored(client: TestClient, web_user: tupl
 
 @pytest.fixture
 def three_contacts(session: Session) -> dict[str, int]:
-    account = contacts.create_account(session, AccountCreate(name="Initech", domain="initech.example"), actor=SYSTEM)
+    account = contacts.create_account(session, AccountCreate(name="Initech", domain="initech.com"), actor=SYSTEM)
     grace = add_contact(
         session,
         email="grace.hopper@navy-example.com",

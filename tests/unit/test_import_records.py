@@ -36,15 +36,20 @@ def test_no_mapping_means_pitboard_field_names_only() -> None:
 
 
 def test_clean_contact_collects_every_problem() -> None:
-    _, problems = clean_contact({"email": "x@", "country": "Germany", "lifecycle_stage": "hot"}, {})
+    _, problems = clean_contact({"email": "x@", "country": "Atlantis", "lifecycle_stage": "hot"}, {})
     assert len(problems) == 3
+    ok, problems = clean_contact({"email": "a@b.io", "country": "Deutschland"}, {})
+    assert problems == []
+    assert (ok["country"], ok["original_values"]) == ("DE", {"country": "Deutschland"})
     record, problems = clean_contact(
         {"email": "Ann@Acme.IO", "country": "de", "custom.seats": "12", "created_at": "2026-03-02 10:15"},
         {"seats": FieldSpec("seats", "integer")},
     )
     assert problems == []
-    assert record == {"email": "ann@acme.io", "country": "DE", "custom": {"seats": 12},
-                      "created_at": datetime(2026, 3, 2, 10, 15, tzinfo=UTC)}  # fmt: skip
+    assert record["email"] == "ann@acme.io"
+    assert record["country"] == "DE"
+    assert record["custom"] == {"seats": 12}
+    assert record["created_at"] == datetime(2026, 3, 2, 10, 15, tzinfo=UTC)  # fmt: skip
     _, problems = clean_contact({"first_name": "Nobody"}, {})
     assert problems == ["a contact needs an email or an external_id to be matched on"]
 
@@ -52,7 +57,8 @@ def test_clean_contact_collects_every_problem() -> None:
 def test_clean_account_opportunity_spend() -> None:
     acct, problems = clean_account({"domain": "https://www.Acme.io/about", "employee_count": "1,200"}, {})
     assert problems == []
-    assert acct == {"domain": "acme.io", "employee_count": 1200, "name": "acme.io"}
+    assert acct == {"domain": "acme.io", "registered_domain": "acme.io", "employee_count": 1200, "name": "acme.io",
+                    "original_values": {"domain": "https://www.Acme.io/about"}}  # fmt: skip
     opp, problems = clean_opportunity(
         {"external_id": "1", "name": "Deal", "amount": "12,500.50", "stage": "Closed Won"}, {}
     )

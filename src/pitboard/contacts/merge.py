@@ -22,7 +22,10 @@ from pitboard.kit.errors import NotFound, ValidationFailed
 from pitboard.kit.time import utcnow
 from pitboard.models import Contact, ContactMerge, Event, Identity, LifecycleStageChange, Opportunity
 
-_SNAPSHOT_FIELDS = [*CONTACT_FIELDS, "email_normalized", "last_activity_at", "created_at", "updated_at"]
+_SNAPSHOT_FIELDS = [
+    *CONTACT_FIELDS, "email_normalized", "last_activity_at", "created_at", "updated_at",
+    "seniority", "job_function", "email_domain", "is_free_mail", "original_values", "field_sources",
+]  # fmt: skip
 # Rows that point at a contact and move with it: table model → its contact column.
 _MOVABLE: dict[str, Any] = {
     "identities": (Identity, Identity.contact_id),

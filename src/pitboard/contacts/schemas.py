@@ -20,7 +20,8 @@ class ContactCreate(_In):
     title: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=50)
     company_name: str | None = Field(default=None, max_length=300)
-    country: str | None = Field(default=None, max_length=2, description="ISO 3166-1 alpha-2")
+    country: str | None = Field(default=None, max_length=100, description="ISO code or name; stored as ISO 3166-1")
+    region: str | None = Field(default=None, max_length=100, description="State or province; ISO 3166-2 where known")
     city: str | None = Field(default=None, max_length=100)
     account_id: int | None = None
     owner_id: int | None = None
@@ -36,7 +37,8 @@ class ContactUpdate(_In):
     title: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=50)
     company_name: str | None = Field(default=None, max_length=300)
-    country: str | None = Field(default=None, max_length=2)
+    country: str | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
     city: str | None = Field(default=None, max_length=100)
     account_id: int | None = None
     owner_id: int | None = None
@@ -56,12 +58,18 @@ class ContactOut(BaseModel):
     phone: str | None
     company_name: str | None
     country: str | None
+    region: str | None
     city: str | None
     account_id: int | None
     owner_id: int | None
     lifecycle_stage: str
     lead_source: str | None
     custom: dict[str, Any]
+    seniority: str | None
+    job_function: str | None
+    email_domain: str | None
+    is_free_mail: bool | None
+    original_values: dict[str, Any]
     last_activity_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -73,7 +81,7 @@ class AccountCreate(_In):
     industry: str | None = Field(default=None, max_length=100)
     employee_count: int | None = Field(default=None, ge=0)
     annual_revenue: Decimal | None = Field(default=None, ge=0)
-    country: str | None = Field(default=None, max_length=2)
+    country: str | None = Field(default=None, max_length=100)
     region: str | None = Field(default=None, max_length=100)
     owner_id: int | None = None
     custom: dict[str, Any] = Field(default_factory=dict)
@@ -85,7 +93,7 @@ class AccountUpdate(_In):
     industry: str | None = Field(default=None, max_length=100)
     employee_count: int | None = Field(default=None, ge=0)
     annual_revenue: Decimal | None = Field(default=None, ge=0)
-    country: str | None = Field(default=None, max_length=2)
+    country: str | None = Field(default=None, max_length=100)
     region: str | None = Field(default=None, max_length=100)
     owner_id: int | None = None
     custom: dict[str, Any] | None = None
@@ -97,6 +105,7 @@ class AccountOut(BaseModel):
     id: int
     name: str
     domain: str | None
+    registered_domain: str | None
     industry: str | None
     employee_count: int | None
     annual_revenue: Decimal | None
@@ -104,6 +113,7 @@ class AccountOut(BaseModel):
     region: str | None
     owner_id: int | None
     custom: dict[str, Any]
+    original_values: dict[str, Any]
     created_at: datetime
     updated_at: datetime
 

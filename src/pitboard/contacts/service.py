@@ -18,7 +18,6 @@ from pitboard.contacts.schemas import (
     ContactUpdate,
     CustomFieldCreate,
 )
-from pitboard.kit import emails
 from pitboard.kit.actor import Actor
 from pitboard.kit.crud import apply_changes, keyset_page, snapshot
 from pitboard.kit.errors import Conflict, NotFound, ValidationFailed
@@ -34,9 +33,10 @@ from pitboard.models import (
     LifecycleStageChange,
     SalesUser,
 )
+from pitboard.quality.apply import Applied, account_values, contact_values, merged_originals
 
 CONTACT_FIELDS = [
-    "email", "first_name", "last_name", "title", "phone", "company_name", "country", "city",
+    "email", "first_name", "last_name", "title", "phone", "company_name", "country", "region", "city",
     "account_id", "owner_id", "lifecycle_stage", "lead_source", "custom",
 ]  # fmt: skip
 ACCOUNT_FIELDS = [
@@ -96,14 +96,6 @@ def _checked_custom(session: Session, entity: str, values: dict[str, Any], *, pa
 # --- contacts ------------------------------------------------------------------------------------
 
 
-def normalize_email(email: str) -> str:
-    """Syntax check without network look-ups (kit/emails.py), as a validation error for callers."""
-    try:
-        return emails.normalize_email(email)
-    except emails.InvalidEmail as exc:
-        raise ValidationFailed(f"email {email!r} is not valid: {exc}") from exc
-
-
 def _check_references(session: Session, values: dict[str, Any]) -> None:
     if values.get("account_id") is not None and session.get(Account, values["account_id"]) is None:
         raise ValidationFailed(f"account {values['account_id']} does not exist")
@@ -112,10 +104,12 @@ def _check_references(session: Session, values: dict[str, Any]) -> None:
     stage = values.get("lifecycle_stage")
     if stage is not None and stage not in DEFAULT_STAGES:
         raise ValidationFailed(f"lifecycle_stage must be one of {', '.join(DEFAULT_STAGES)}, not {stage!r}")
-    if values.get("country"):
-        values["country"] = str(values["country"]).upper()
-        if len(values["country"]) != 2 or not values["country"].isalpha():
-            raise ValidationFailed("country must be a two-letter ISO 3166-1 code such as US or DE")
+
+
+def _normalized(applied: Applied) -> dict[str, Any]:
+    if applied.rejects:
+        raise ValidationFailed(applied.reject_message, details=applied.rejects)
+    return applied.values
 
 
 def _claim_email(session: Session, contact: Contact, email_normalized: str) -> None:
@@ -145,11 +139,12 @@ def record_stage_change(
 
 def create_contact(session: Session, data: ContactCreate, *, actor: Actor) -> Contact:
     actor.require("editor")
-    values = data.model_dump()
+    applied = contact_values(data.model_dump())
+    values = _normalized(applied)
     _check_references(session, values)
     values["custom"] = _checked_custom(session, "contact", values["custom"], partial=False)
-    if values["email"]:
-        values["email_normalized"] = normalize_email(values["email"])
+    values["email_normalized"] = values["email"]
+    values["original_values"] = applied.originals
     contact = Contact(**values)
     session.add(contact)
     session.flush()
@@ -178,7 +173,8 @@ def get_contact(session: Session, contact_id: int) -> Contact:
 def update_contact(session: Session, contact_id: int, data: ContactUpdate, *, actor: Actor) -> Contact:
     actor.require("editor")
     contact = get_contact(session, contact_id)
-    values = data.model_dump(exclude_unset=True)
+    applied = contact_values(data.model_dump(exclude_unset=True))
+    values = _normalized(applied)
     _check_references(session, values)
     if "custom" in values:
         merged = {**contact.custom, **(values["custom"] or {})}
@@ -186,7 +182,10 @@ def update_contact(session: Session, contact_id: int, data: ContactUpdate, *, ac
     if "lifecycle_stage" in values and values["lifecycle_stage"] is None:
         raise ValidationFailed("lifecycle_stage cannot be empty")
     if "email" in values:
-        values["email_normalized"] = normalize_email(values["email"]) if values["email"] else None
+        values["email_normalized"] = values["email"]
+    originals = merged_originals(contact.original_values, values, applied.originals)
+    if originals != contact.original_values:
+        values["original_values"] = originals
     old_stage = contact.lifecycle_stage
     old_email = contact.email_normalized
     diff = apply_changes(contact, values)
@@ -203,7 +202,8 @@ def update_contact(session: Session, contact_id: int, data: ContactUpdate, *, ac
             _claim_email(session, contact, contact.email_normalized)
     if "lifecycle_stage" in diff:
         record_stage_change(session, contact, old_stage, contact.lifecycle_stage, source=actor.interface)
-    diff.pop("email_normalized", None)
+    for internal in ("email_normalized", "original_values"):
+        diff.pop(internal, None)
     audit.record(session, actor=actor, action="update", entity_type="contact", entity_id=contact.id, changes=diff)
     session.flush()
     return contact
@@ -327,22 +327,11 @@ def stage_history(session: Session, contact_id: int) -> list[LifecycleStageChang
 # --- accounts ------------------------------------------------------------------------------------
 
 
-def normalize_domain(domain: str | None) -> str | None:
-    if not domain:
-        return None
-    d = domain.strip().lower()
-    for prefix in ("https://", "http://"):
-        d = d.removeprefix(prefix)
-    d = d.split("/")[0].removeprefix("www.")
-    if "." not in d or " " in d:
-        raise ValidationFailed(f"domain {domain!r} is not a web domain such as example.com")
-    return d
-
-
 def create_account(session: Session, data: AccountCreate, *, actor: Actor) -> Account:
     actor.require("editor")
-    values = data.model_dump()
-    values["domain"] = normalize_domain(values["domain"])
+    applied = account_values(data.model_dump())
+    values = _normalized(applied)
+    values["original_values"] = applied.originals
     _check_references(session, values)
     values["custom"] = _checked_custom(session, "account", values["custom"], partial=False)
     if values["domain"] and session.scalar(select(Account.id).where(Account.domain == values["domain"])):
@@ -371,11 +360,14 @@ def get_account(session: Session, account_id: int) -> Account:
 def update_account(session: Session, account_id: int, data: AccountUpdate, *, actor: Actor) -> Account:
     actor.require("editor")
     account = get_account(session, account_id)
-    values = data.model_dump(exclude_unset=True)
+    applied = account_values(data.model_dump(exclude_unset=True))
+    values = _normalized(applied)
     if "name" in values and not values["name"]:
         raise ValidationFailed("name cannot be empty")
+    originals = merged_originals(account.original_values, values, applied.originals)
+    if originals != account.original_values:
+        values["original_values"] = originals
     if "domain" in values:
-        values["domain"] = normalize_domain(values["domain"])
         clash = session.scalar(select(Account.id).where(Account.domain == values["domain"], Account.id != account_id))
         if values["domain"] and clash:
             raise Conflict(f"account {clash} already has the domain {values['domain']}")
@@ -385,6 +377,7 @@ def update_account(session: Session, account_id: int, data: AccountUpdate, *, ac
             session, "account", {**account.custom, **(values["custom"] or {})}, partial=False
         )
     diff = apply_changes(account, values)
+    diff.pop("original_values", None)
     if diff:
         audit.record(session, actor=actor, action="update", entity_type="account", entity_id=account.id, changes=diff)
         session.flush()

@@ -43,6 +43,7 @@ from pitboard.models import (
     LifecycleStageChange,
     Source,
 )
+from pitboard.quality.apply import contact_values, merged_originals
 
 _CHUNK = 500
 # Segment trait → contact column; the first trait present wins.
@@ -188,28 +189,42 @@ def _trait(traits: dict[str, Any], names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _apply_traits(contact: Contact, traits: dict[str, Any]) -> None:
-    """Fill contact fields from identify traits. Values are kept whole in the event either way."""
+def _trait_values(traits: dict[str, Any]) -> dict[str, Any]:
+    """Contact fields named by Segment's reserved traits (the first spelling present wins)."""
+    values: dict[str, Any] = {}
     for column, names in _TRAIT_FIELDS.items():
         value = _trait(traits, names)
         if value is not None:
-            setattr(contact, column, value[:100] if column != "title" else value[:200])
-    if "name" in traits and not _trait(traits, ("firstName", "first_name")):
-        full = _trait(traits, ("name",))
-        if full:
-            first, _, last = full.partition(" ")
-            contact.first_name, contact.last_name = first[:100], (last or contact.last_name or None)
+            values[column] = value
+    full = _trait(traits, ("name",))
+    if full and "first_name" not in values:
+        first, _, last = full.partition(" ")
+        values["first_name"] = first
+        if last:
+            values.setdefault("last_name", last)
     company = traits.get("company")
     company_name = company.get("name") if isinstance(company, dict) else company
     if isinstance(company_name, str) and company_name.strip():
-        contact.company_name = company_name.strip()[:300]
+        values["company_name"] = company_name.strip()
     address = traits.get("address") if isinstance(traits.get("address"), dict) else {}
-    country = _trait(address or {}, ("country",)) or _trait(traits, ("country",))
-    if country and len(country) == 2 and country.isalpha():
-        contact.country = country.upper()
-    city = _trait(address or {}, ("city",))
-    if city:
-        contact.city = city[:100]
+    for column in ("country", "city", "state"):
+        value = _trait(address or {}, (column,)) or _trait(traits, (column,))
+        if value:
+            values["region" if column == "state" else column] = value
+    return values
+
+
+def _apply_traits(contact: Contact, traits: dict[str, Any]) -> None:
+    """Fill contact fields from identify traits, normalised like every other write path. A value that
+    cannot be stored (an unknown country) is skipped; all traits are kept whole on the event anyway."""
+    applied = contact_values(_trait_values(traits))
+    written = {k: v for k, v in applied.values.items() if k not in applied.rejects and v is not None}
+    for column, value in written.items():
+        limit = getattr(getattr(Contact, column).type, "length", None)
+        setattr(contact, column, value[:limit] if isinstance(value, str) and limit else value)
+    originals = merged_originals(contact.original_values or {}, written, applied.originals)
+    if originals != contact.original_values:
+        contact.original_values = originals
 
 
 def _group_account(session: Session, message: NormalizedMessage, received_at: datetime) -> int:

@@ -12,9 +12,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pitboard.contacts.custom_fields import CustomFieldError, FieldSpec, coerce_all
-from pitboard.kit.emails import InvalidEmail, normalize_email
 from pitboard.lifecycle.stages import DEFAULT_STAGES
 from pitboard.pipeline.schemas import STAGES as DEAL_STAGES
+from pitboard.quality.apply import account_values, contact_values
+from pitboard.quality.normalize import normalize_domain as domain_info
 
 Record = dict[str, Any]
 _LIMITS = {
@@ -41,13 +42,9 @@ def parse_datetime(value: Any) -> datetime:
 
 
 def normalize_domain(value: str) -> str | None:
-    d = value.strip().lower()
-    for prefix in ("https://", "http://"):
-        d = d.removeprefix(prefix)
-    d = d.split("/")[0].split("?")[0].removeprefix("www.").rstrip(".")
-    if "." not in d or " " in d or not d:
-        return None
-    return d
+    """The web host of a URL or domain (``www.`` dropped), or None when it is not one."""
+    info = domain_info(value)
+    return info.host if info.valid else None
 
 
 def _text(rec: Record, out: Record, problems: Problems, fields: tuple[str, ...]) -> None:
@@ -81,15 +78,6 @@ def _decimal(rec: Record, out: Record, problems: Problems, f: str) -> None:
             out[f] = number
 
 
-def _country(rec: Record, out: Record, problems: Problems) -> None:
-    if "country" in rec:
-        code = str(rec["country"]).strip().upper()
-        if len(code) == 2 and code.isalpha():
-            out["country"] = code
-        else:
-            problems.append(f"country must be a two-letter ISO 3166-1 code such as US or DE, got {rec['country']!r}")
-
-
 def _custom(rec: Record, out: Record, problems: Problems, specs: dict[str, FieldSpec]) -> None:
     raw = {k.removeprefix("custom."): v for k, v in rec.items() if k.startswith("custom.")}
     if raw:
@@ -99,17 +87,31 @@ def _custom(rec: Record, out: Record, problems: Problems, specs: dict[str, Field
             problems.append(f"custom fields: {exc}")
 
 
+_CONTACT_TEXT = ("email", "first_name", "last_name", "title", "phone", "company_name", "country", "region", "city")
+_ACCOUNT_TEXT = ("name", "domain", "country", "region")
+
+
+def _normalised(rec: Record, fields: tuple[str, ...], apply: Any, out: Record, problems: Problems) -> None:
+    """Run the shared write-path normalisation (quality/apply.py) over the row's text fields."""
+    given = {f: str(rec[f]) for f in fields if f in rec}
+    if not given:
+        return
+    applied = apply(given)
+    problems.extend(applied.rejects.values())
+    for f, value in applied.values.items():
+        if value is None and f in fields and f not in given:
+            continue
+        out[f] = value
+    if applied.originals:
+        out["original_values"] = applied.originals
+
+
 def clean_contact(rec: Record, specs: dict[str, FieldSpec]) -> tuple[Record, Problems]:
     out: Record = {}
     problems = Problems()
-    if "email" in rec:
-        try:
-            out["email"] = normalize_email(str(rec["email"]))
-        except InvalidEmail as exc:
-            problems.append(f"email {rec['email']!r} is not valid: {exc}")
-    _text(rec, out, problems, ("first_name", "last_name", "title", "phone", "company_name", "city", "lead_source"))
-    _text(rec, out, problems, ("external_id",))
-    _country(rec, out, problems)
+    _normalised(rec, _CONTACT_TEXT, contact_values, out, problems)
+    _text(out, out, problems, ("first_name", "last_name", "title", "phone", "company_name", "city", "region"))
+    _text(rec, out, problems, ("external_id", "lead_source"))
     if "lifecycle_stage" in rec:
         stage = str(rec["lifecycle_stage"]).strip().lower()
         if stage in DEFAULT_STAGES:
@@ -130,13 +132,9 @@ def clean_contact(rec: Record, specs: dict[str, FieldSpec]) -> tuple[Record, Pro
 def clean_account(rec: Record, specs: dict[str, FieldSpec]) -> tuple[Record, Problems]:
     out: Record = {}
     problems = Problems()
-    _text(rec, out, problems, ("name", "industry", "region", "external_id"))
-    if "domain" in rec:
-        domain = normalize_domain(str(rec["domain"]))
-        if domain is None:
-            problems.append(f"domain {rec['domain']!r} is not a web domain such as example.com")
-        else:
-            out["domain"] = domain
+    _normalised(rec, _ACCOUNT_TEXT, account_values, out, problems)
+    _text(out, out, problems, ("name", "region"))
+    _text(rec, out, problems, ("industry", "external_id"))
     if "employee_count" in rec:
         try:
             count = int(Decimal(str(rec["employee_count"]).replace(",", "")))
@@ -146,9 +144,8 @@ def clean_account(rec: Record, specs: dict[str, FieldSpec]) -> tuple[Record, Pro
         except (InvalidOperation, ValueError):
             problems.append(f"employee_count must be a whole number ≥ 0, got {rec['employee_count']!r}")
     _decimal(rec, out, problems, "annual_revenue")
-    _country(rec, out, problems)
     _custom(rec, out, problems, specs)
-    if "name" not in out and "domain" in out:
+    if "name" not in out and out.get("domain"):
         out["name"] = out["domain"]
     if "name" not in out and "external_id" not in out:
         problems.append("an account needs a name or domain (or an external_id to update)")

@@ -29,9 +29,15 @@ from pitboard.models import (
     LifecycleStageChange,
     Opportunity,
 )
+from pitboard.quality.apply import merged_originals
 
 Record = dict[str, Any]
 _CONTACT_COLUMNS = (
+    "region",
+    "seniority",
+    "job_function",
+    "email_domain",
+    "is_free_mail",
     "email",
     "first_name",
     "last_name",
@@ -43,7 +49,9 @@ _CONTACT_COLUMNS = (
     "lifecycle_stage",
     "lead_source",
 )
-_ACCOUNT_COLUMNS = ("name", "domain", "industry", "employee_count", "annual_revenue", "country", "region")
+_ACCOUNT_COLUMNS = (
+    "name", "domain", "registered_domain", "industry", "employee_count", "annual_revenue", "country", "region",
+)  # fmt: skip
 _OPPORTUNITY_COLUMNS = ("name", "amount", "currency", "stage", "opened_at", "closed_at")
 
 
@@ -185,6 +193,7 @@ def _contact_insert(rec: Record, account_of: dict[str | None, int], now: datetim
     row["email_normalized"] = rec.get("email")
     row["lifecycle_stage"] = rec.get("lifecycle_stage") or "subscriber"
     row["custom"] = rec.get("custom") or {}
+    row["original_values"] = rec.get("original_values") or {}
     row["account_id"] = account_of.get(rec.get("account_domain") or "")
     row["created_at"] = rec.get("created_at") or now
     row["updated_at"] = now
@@ -217,6 +226,9 @@ def _update_contact(
         if merged != contact.custom:
             contact.custom = merged
             changed.append("custom")
+    originals = merged_originals(contact.original_values, rec, rec.get("original_values") or {})
+    if changed and originals != contact.original_values:
+        contact.original_values = originals
     account_id = account_of.get(rec.get("account_domain") or "")
     if account_id and contact.account_id != account_id:
         contact.account_id = account_id
@@ -263,6 +275,7 @@ def write_accounts(session: Session, records: list[Record], *, system: str) -> C
             account = Account(
                 **{c: rec[c] for c in _ACCOUNT_COLUMNS if c in rec},
                 custom=rec.get("custom") or {},
+                original_values=rec.get("original_values") or {},
                 created_at=now,
                 updated_at=now,
             )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pitboard.kit.db import JSONType, UTCDateTime
@@ -24,6 +24,11 @@ class Account(IdMixin, TimestampMixin, Base):
     region: Mapped[str | None] = mapped_column(String(100))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("sales_users.id", ondelete="SET NULL"), index=True)
     custom: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    registered_domain: Mapped[str | None] = mapped_column(String(253), index=True, doc="acme.co.uk for shop.acme.co.uk")
+    # What normalisation changed ({field: value as received}) and where each value came from
+    # ({field: {"source": ..., "at": ...}}), so data-quality work can be audited and undone.
+    original_values: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default=text("'{}'"))
+    field_sources: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default=text("'{}'"))
 
 
 class Contact(IdMixin, TimestampMixin, Base):
@@ -47,6 +52,14 @@ class Contact(IdMixin, TimestampMixin, Base):
     lead_source: Mapped[str | None] = mapped_column(String(100))
     custom: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    region: Mapped[str | None] = mapped_column(String(100), doc="ISO 3166-2 (US-CA) where known, else as given")
+    # Facts derived by normalisation, stored so segments, scoring and routing can filter on them.
+    seniority: Mapped[str | None] = mapped_column(String(20))
+    job_function: Mapped[str | None] = mapped_column(String(30))
+    email_domain: Mapped[str | None] = mapped_column(String(253), index=True)
+    is_free_mail: Mapped[bool | None] = mapped_column(Boolean)
+    original_values: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default=text("'{}'"))
+    field_sources: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default=text("'{}'"))
 
 
 class Identity(IdMixin, Base):
