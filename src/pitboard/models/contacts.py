@@ -58,6 +58,9 @@ class Contact(IdMixin, TimestampMixin, Base):
     job_function: Mapped[str | None] = mapped_column(String(30))
     email_domain: Mapped[str | None] = mapped_column(String(253), index=True)
     is_free_mail: Mapped[bool | None] = mapped_column(Boolean)
+    # Lead-to-account matching: how the account was found (domain, name) or why none was (unmatched).
+    account_match: Mapped[str | None] = mapped_column(String(20))
+    account_match_reason: Mapped[str | None] = mapped_column(String(300))
     original_values: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default=text("'{}'"))
     field_sources: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default=text("'{}'"))
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pitboard.kit.db import JSONType, UTCDateTime
@@ -133,3 +133,43 @@ class CampaignSpend(IdMixin, Base):
     source: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DedupeCandidate(IdMixin, Base):
+    """A pair of records that may be one: merged automatically above the auto-merge threshold, or waiting
+    here for a person to decide (the human review point), with the matcher's explanation."""
+
+    __tablename__ = "dedupe_candidates"
+    __table_args__ = (
+        UniqueConstraint("entity", "left_id", "right_id", name="uq_dedupe_candidates_pair"),
+        Index("ix_dedupe_candidates_status", "entity", "status"),
+    )
+
+    entity: Mapped[str] = mapped_column(String(20), doc="contact or account")
+    left_id: Mapped[int] = mapped_column(Integer)
+    right_id: Mapped[int] = mapped_column(Integer)
+    probability: Mapped[float] = mapped_column(Float)
+    match_weight: Mapped[float] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(String(20), doc="auto or review")
+    explanation: Mapped[list[Any]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(20), default="open", doc="open, merged, rejected")
+    decided_by: Mapped[str | None] = mapped_column(String(320))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    merge_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class QualitySnapshot(IdMixin, Base):
+    """One data-quality measure on one day: per dataset (field empty) or per field, 0..1."""
+
+    __tablename__ = "quality_snapshots"
+    __table_args__ = (
+        UniqueConstraint("taken_on", "entity", "field", "metric", name="uq_quality_snapshots_day_measure"),
+    )
+
+    taken_on: Mapped[date] = mapped_column(Date, index=True)
+    entity: Mapped[str] = mapped_column(String(20))
+    field: Mapped[str] = mapped_column(String(100), default="", doc="empty for the whole dataset")
+    metric: Mapped[str] = mapped_column(String(20), doc="completeness, validity, uniqueness, freshness, overall")
+    value: Mapped[float] = mapped_column(Float)
+    records: Mapped[int] = mapped_column(Integer)
