@@ -41,6 +41,7 @@ sources_app = typer.Typer(help="Event sources and their write keys.", no_args_is
 quarantine_app = typer.Typer(
     help="Records held back with their reasons: list, fix, replay, discard.", no_args_is_help=True
 )
+quality_app = typer.Typer(help="Data quality: account matching, enrichment, dedupe, scores.", no_args_is_help=True)
 contracts_app = typer.Typer(
     help="Data contracts (input standards) from the project's contracts/ folder.", no_args_is_help=True
 )
@@ -49,6 +50,7 @@ app.add_typer(keys_app, name="apikeys")
 app.add_typer(sources_app, name="sources")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(contracts_app, name="contracts")
+app.add_typer(quality_app, name="quality")
 console = Console()
 err = Console(stderr=True)
 
@@ -503,3 +505,51 @@ def quarantine_discard(
     except PitboardError as exc:
         raise _fail(exc.message) from exc
     console.print(f"{record_id}: discarded")
+
+
+@quality_app.command("match-accounts")
+def quality_match_accounts(
+    rematch: Annotated[bool, typer.Option("--rematch", help="Also re-match contacts that have an account")] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Attach contacts to accounts by email domain, then company name; unmatched ones get a reason."""
+    from pitboard.quality.account_match import match_contacts
+
+    engine = _engine(database_url)
+    _require_schema(engine)
+    with session_scope(engine) as s:
+        summary = match_contacts(s, rematch=rematch)
+    table = Table("how", "contacts", title=f"{summary.examined:,} contacts examined")
+    for method, count in summary.by_method.most_common():
+        table.add_row(method, f"{count:,}")
+    console.print(table)
+    if summary.by_method.get("unmatched"):
+        console.print("unmatched contacts keep their reason: filter the API with ?account_match=unmatched")
+
+
+@quality_app.command("enrich")
+def quality_enrich(
+    file: Annotated[
+        Path,
+        typer.Option(
+            "--file", help="Firmographics CSV: domain,name,industry,employee_count,...", exists=True, dir_okay=False
+        ),
+    ],
+    provider: Annotated[str, typer.Option(help="Name recorded as the source of filled fields")] = "file",
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Fill account firmographics from a local file without overwriting better values."""
+    from pitboard.quality.enrich import FileProvider, enrich_accounts
+
+    engine = _engine(database_url)
+    _require_schema(engine)
+    try:
+        source = FileProvider(file, name=provider)
+        with session_scope(engine) as s:
+            summary = enrich_accounts(s, source, actor=CLI_ACTOR)
+    except PitboardError as exc:
+        raise _fail(exc.message) from exc
+    console.print(f"{summary.accounts_found:,} of {summary.accounts_seen:,} accounts found in {file.name}")
+    for name, count in sorted(summary.fields_filled.items()):
+        kept = summary.fields_kept.get(name, 0)
+        console.print(f"  {name}: {count:,} filled" + (f", {kept:,} kept (better source)" if kept else ""))

@@ -36,6 +36,7 @@ def list_contacts(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     updated_after: datetime | None = None,
+    account_match: str | None = Query(default=None, description="domain, name, fuzzy_name or unmatched"),
     cursor: str | None = None,
     limit: int = Depends(Limit()),
     custom: tuple[tuple[str, str], ...] = Depends(custom_filters),
@@ -43,7 +44,7 @@ def list_contacts(
     f = service.ContactFilter(
         q=q, email=email, country=country, lifecycle_stage=lifecycle_stage, account_id=account_id,
         owner_id=owner_id, created_after=created_after, created_before=created_before,
-        updated_after=updated_after, custom=custom,
+        updated_after=updated_after, account_match=account_match, custom=custom,
     )  # fmt: skip
     page = service.list_contacts(session, f, cursor=cursor, limit=limit)
     return PageOut(items=[ContactOut.model_validate(c) for c in page.items], next_cursor=page.next_cursor)

@@ -69,6 +69,8 @@ class ContactOut(BaseModel):
     job_function: str | None
     email_domain: str | None
     is_free_mail: bool | None
+    account_match: str | None
+    account_match_reason: str | None
     original_values: dict[str, Any]
     last_activity_at: datetime | None
     created_at: datetime

@@ -34,11 +34,14 @@ from pitboard.models import (
     SalesUser,
 )
 from pitboard.quality.apply import Applied, account_values, contact_values, merged_originals
+from pitboard.quality.enrich import stamp
 
 CONTACT_FIELDS = [
     "email", "first_name", "last_name", "title", "phone", "company_name", "country", "region", "city",
     "account_id", "owner_id", "lifecycle_stage", "lead_source", "custom",
 ]  # fmt: skip
+# Account fields whose source is recorded, so enrichment never overwrites a better value (quality/enrich.py).
+_SOURCED = ("name", "industry", "employee_count", "annual_revenue", "country")
 ACCOUNT_FIELDS = [
     "name", "domain", "industry", "employee_count", "annual_revenue", "country", "region", "owner_id", "custom",
 ]  # fmt: skip
@@ -235,6 +238,7 @@ class ContactFilter:
     created_after: datetime | None = None
     created_before: datetime | None = None
     updated_after: datetime | None = None
+    account_match: str | None = None
     custom: tuple[tuple[str, str], ...] = ()
 
 
@@ -270,6 +274,8 @@ def contact_query(session: Session, f: ContactFilter) -> Select[Contact]:
         stmt = stmt.where(Contact.created_at < f.created_before)
     if f.updated_after:
         stmt = stmt.where(Contact.updated_at >= f.updated_after)
+    if f.account_match:
+        stmt = stmt.where(Contact.account_match == f.account_match)
     if f.custom:
         specs = custom_field_specs(session, "contact")
         for name, raw in f.custom:
@@ -332,6 +338,7 @@ def create_account(session: Session, data: AccountCreate, *, actor: Actor) -> Ac
     applied = account_values(data.model_dump())
     values = _normalized(applied)
     values["original_values"] = applied.originals
+    values["field_sources"] = stamp({}, [f for f in _SOURCED if values.get(f) not in (None, "")], actor.interface)
     _check_references(session, values)
     values["custom"] = _checked_custom(session, "account", values["custom"], partial=False)
     if values["domain"] and session.scalar(select(Account.id).where(Account.domain == values["domain"])):
@@ -367,6 +374,9 @@ def update_account(session: Session, account_id: int, data: AccountUpdate, *, ac
     originals = merged_originals(account.original_values, values, applied.originals)
     if originals != account.original_values:
         values["original_values"] = originals
+    written = [f for f in _SOURCED if f in values and values[f] != getattr(account, f)]
+    if written:
+        values["field_sources"] = stamp(account.field_sources or {}, written, actor.interface)
     if "domain" in values:
         clash = session.scalar(select(Account.id).where(Account.domain == values["domain"], Account.id != account_id))
         if values["domain"] and clash:
@@ -378,6 +388,7 @@ def update_account(session: Session, account_id: int, data: AccountUpdate, *, ac
         )
     diff = apply_changes(account, values)
     diff.pop("original_values", None)
+    diff.pop("field_sources", None)
     if diff:
         audit.record(session, actor=actor, action="update", entity_type="account", entity_id=account.id, changes=diff)
         session.flush()

@@ -30,6 +30,7 @@ from pitboard.models import (
     Opportunity,
 )
 from pitboard.quality.apply import merged_originals
+from pitboard.quality.enrich import stamp
 
 Record = dict[str, Any]
 _CONTACT_COLUMNS = (
@@ -276,6 +277,7 @@ def write_accounts(session: Session, records: list[Record], *, system: str) -> C
                 **{c: rec[c] for c in _ACCOUNT_COLUMNS if c in rec},
                 custom=rec.get("custom") or {},
                 original_values=rec.get("original_values") or {},
+                field_sources=stamp({}, [c for c in _ACCOUNT_COLUMNS if rec.get(c) is not None], f"import:{system}"),
                 created_at=now,
                 updated_at=now,
             )
@@ -301,6 +303,8 @@ def write_accounts(session: Session, records: list[Record], *, system: str) -> C
             out.problems[index] = f"domain {rec['domain']} already belongs to account {by_domain[rec['domain']]}"
             continue
         changed = _set_changed(account, rec, _ACCOUNT_COLUMNS)
+        if changed:
+            account.field_sources = stamp(account.field_sources or {}, changed, f"import:{system}")
         if rec.get("custom") and {**account.custom, **rec["custom"]} != account.custom:
             account.custom = {**account.custom, **rec["custom"]}
             changed.append("custom")
