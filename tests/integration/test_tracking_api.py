@@ -217,7 +217,8 @@ def test_alias_merges_two_known_contacts_and_the_merge_can_be_undone(
         "a@x.io",
         "b@x.io",
     }
-    merge_id, merged_id = merge.id, merge.merged_id
+    assert survivor.title == "VP"  # survivorship: the most recently updated title wins
+    merge_id, merged_id, survivor_id = merge.id, merge.merged_id, survivor.id
     session.rollback()
     with session_scope(engine) as s:
         undo_merge(s, merge_id=merge_id, actor=SYSTEM)
@@ -227,6 +228,9 @@ def test_alias_merges_two_known_contacts_and_the_merge_can_be_undone(
     assert restored.email in ("a@x.io", "b@x.io")
     owned = session.scalars(select(Event.message_id).where(Event.contact_id == merged_id)).all()
     assert owned  # its events went back with it
+    back = session.get(Contact, survivor_id)
+    assert back is not None
+    assert back.title is None  # and the survivor has its own values again
 
 
 def test_overload_answers_429_with_retry_after(

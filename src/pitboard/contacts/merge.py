@@ -1,9 +1,9 @@
 """Merge one contact into another, recorded so it can be undone exactly.
 
-Identity resolution merges when two known contacts turn out to be one person (an ``alias`` call,
-or an ``identify`` whose email belongs to another contact). The survivor keeps its own values and
-takes the merged contact's values only where it has none; the merge row remembers which rows moved
-and which fields were filled, and :func:`undo_merge` puts everything back.
+Identity resolution and deduplication merge when two known contacts turn out to be one person. Which
+value of each field survives follows the survivorship rules (contacts/survivorship.py); the merge row
+remembers which rows moved and what each replaced field held, and :func:`undo_merge` puts everything
+back.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from pitboard.audit import service as audit
 from pitboard.contacts.service import CONTACT_FIELDS
+from pitboard.contacts.survivorship import Side, choose_values
 from pitboard.kit.actor import Actor
 from pitboard.kit.crud import jsonable
 from pitboard.kit.errors import NotFound, ValidationFailed
@@ -35,7 +36,38 @@ _MOVABLE: dict[str, Any] = {
 }
 
 
-def merge_contacts(session: Session, *, survivor_id: int, merged_id: int, reason: str, actor: Actor) -> ContactMerge:
+def _side(contact: Contact) -> Side:
+    return Side({f: getattr(contact, f) for f in CONTACT_FIELDS}, contact.created_at, contact.updated_at,
+                contact.field_sources or {})  # fmt: skip
+
+
+def _survive(survivor: Contact, merged: Contact, rules: dict[str, str] | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Apply survivorship to the survivor; returns its replaced values (for undo) and the rule per field."""
+    replaced: dict[str, Any] = {}
+    applied: dict[str, str] = {}
+    for field, (value, rule) in choose_values(_side(survivor), _side(merged), rules).items():
+        replaced[field] = jsonable(getattr(survivor, field))
+        applied[field] = rule
+        setattr(survivor, field, value)
+    extra = {k: v for k, v in merged.custom.items() if k not in survivor.custom}
+    if extra:
+        replaced["custom"] = dict(survivor.custom)
+        survivor.custom = {**survivor.custom, **extra}
+    if "email" in replaced:
+        replaced["email_normalized"] = survivor.email_normalized
+        survivor.email_normalized = merged.email_normalized
+    return replaced, applied
+
+
+def merge_contacts(
+    session: Session,
+    *,
+    survivor_id: int,
+    merged_id: int,
+    reason: str,
+    actor: Actor,
+    rules: dict[str, str] | None = None,
+) -> ContactMerge:
     if survivor_id == merged_id:
         raise ValidationFailed("a contact cannot be merged into itself")
     survivor = session.get(Contact, survivor_id)
@@ -50,19 +82,7 @@ def merge_contacts(session: Session, *, survivor_id: int, merged_id: int, reason
         if ids:
             session.execute(update(model).where(model.id.in_(ids)).values({column.key: survivor_id}))
         moved[name] = ids
-    filled: dict[str, Any] = {}
-    for field in CONTACT_FIELDS:
-        if field == "custom":
-            extra = {k: v for k, v in merged.custom.items() if k not in survivor.custom}
-            if extra:
-                survivor.custom = {**survivor.custom, **extra}
-                filled["custom"] = sorted(extra)
-        elif getattr(survivor, field) in (None, "") and getattr(merged, field) not in (None, ""):
-            setattr(survivor, field, getattr(merged, field))
-            filled[field] = True
-    if "email" in filled:
-        survivor.email_normalized = merged.email_normalized
-    moved["filled"] = filled
+    moved["replaced"], moved["rules"] = _survive(survivor, merged, rules)
     record = ContactMerge(
         survivor_id=survivor_id, merged_id=merged_id, reason=reason, actor=actor.name,
         merged_snapshot=snapshot, moved=moved, merged_at=utcnow(),
@@ -91,14 +111,8 @@ def undo_merge(session: Session, *, merge_id: int, actor: Actor) -> Contact:
         ids = record.moved.get(name) or []
         if ids:
             session.execute(update(model).where(model.id.in_(ids)).values({column.key: record.merged_id}))
-    filled = record.moved.get("filled", {})
-    for field, how in filled.items():
-        if field == "custom":
-            survivor.custom = {k: v for k, v in survivor.custom.items() if k not in how}
-        else:
-            setattr(survivor, field, None)
-            if field == "email":
-                survivor.email_normalized = None
+    for field, old in (record.moved.get("replaced") or {}).items():
+        setattr(survivor, field, old)
     record.undone_at = utcnow()
     session.flush()
     audit.record(session, actor=actor, action="unmerge", entity_type="contact", entity_id=record.survivor_id,
