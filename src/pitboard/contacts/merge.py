@@ -88,6 +88,7 @@ def merge_contacts(
         merged_snapshot=snapshot, moved=moved, merged_at=utcnow(),
     )  # fmt: skip
     session.add(record)
+    session.flush()  # write the survivor's new values before expiring (expiry discards unflushed changes)
     session.expire_all()  # bulk updates above bypassed the identity map
     session.delete(session.get(Contact, merged_id))
     session.flush()
