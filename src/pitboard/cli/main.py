@@ -553,3 +553,48 @@ def quality_enrich(
     for name, count in sorted(summary.fields_filled.items()):
         kept = summary.fields_kept.get(name, 0)
         console.print(f"  {name}: {count:,} filled" + (f", {kept:,} kept (better source)" if kept else ""))
+
+
+@quality_app.command("dedupe")
+def quality_dedupe(
+    auto_merge: Annotated[bool, typer.Option("--auto-merge/--review-only", help="Merge sure pairs at once")] = True,
+    evaluate_against: Annotated[
+        Path | None,
+        typer.Option("--evaluate", help="Ground-truth JSON Lines to score against", exists=True, dir_okay=False),
+    ] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Find duplicate contacts and accounts: merge the sure ones, queue the rest for review."""
+    from pitboard.quality.dedupe import evaluate, load_contacts
+    from pitboard.quality.dedupe_service import run_dedupe
+
+    engine = _engine(database_url)
+    _require_schema(engine)
+    if evaluate_against is not None:
+        from pitboard.quality.dedupe import dedupe_contacts
+
+        with session_scope(engine) as s:
+            result = dedupe_contacts(load_contacts(s))
+        for band, clusters in (("auto-merge", result.auto_clusters), ("auto-merge + review", result.review_clusters)):
+            ev = evaluate(clusters, evaluate_against)
+            console.print(f"{band}: precision {ev.precision:.4f}, recall {ev.recall:.4f}, F1 {ev.f1:.4f}")
+    with session_scope(engine) as s:
+        summary = run_dedupe(s, actor=CLI_ACTOR, auto_merge=auto_merge)
+    console.print(
+        f"{summary.contacts:,} contacts: {summary.pairs.get('auto_merge', 0):,} sure pairs, "
+        f"{summary.pairs.get('review', 0):,} to review; {summary.merged:,} merged; "
+        f"{summary.account_pairs:,} account pairs queued; {summary.queued:,} pairs wait for review"
+    )
+    console.print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in summary.timings.items()))
+
+
+@quality_app.command("report")
+def quality_report(database_url: DatabaseOpt = None) -> None:
+    """Take today's data-quality snapshot (completeness, validity, uniqueness, freshness) and show it."""
+    from pitboard.quality.scores import render_report, report, take_snapshot
+
+    engine = _engine(database_url)
+    _require_schema(engine)
+    with session_scope(engine) as s:
+        snapshot = take_snapshot(s)
+        render_report(report(s, snapshot=snapshot), console)

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from pitboard.models import Contact, Event
+from pitboard.quality import scores  # noqa: F401  (registers quality.snapshot)
 from pitboard.worker.queue import task
 
 
