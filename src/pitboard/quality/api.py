@@ -12,7 +12,7 @@ from sqlalchemy import select
 from pitboard.api.deps import ActorDep, SessionDep
 from pitboard.api.schemas import Limit, PageOut
 from pitboard.models import DataContract
-from pitboard.quality import quarantine
+from pitboard.quality import dedupe_service, quarantine
 
 router = APIRouter(tags=["quarantine"])
 
@@ -96,3 +96,37 @@ def discard_quarantined(record_id: int, data: DiscardIn, session: SessionDep, ac
 def list_contracts(session: SessionDep, _actor: ActorDep) -> list[ContractOut]:
     rows = session.scalars(select(DataContract).order_by(DataContract.name))
     return [ContractOut.model_validate(r) for r in rows]
+
+
+class CandidateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    entity: str
+    left_id: int
+    right_id: int
+    probability: float
+    match_weight: float
+    band: str
+    explanation: list[Any]
+    status: str
+    decided_by: str | None
+    decided_at: datetime | None
+    merge_id: int | None
+
+
+@router.get("/dedupe/candidates", response_model=list[CandidateOut], tags=["dedupe"])
+def list_candidates(
+    session: SessionDep, _actor: ActorDep, entity: str = "contact", limit: int = Depends(Limit())
+) -> list[CandidateOut]:
+    return [CandidateOut.model_validate(r) for r in dedupe_service.review_queue(session, entity=entity, limit=limit)]
+
+
+@router.post("/dedupe/candidates/{candidate_id}/merge", response_model=CandidateOut, tags=["dedupe"])
+def merge_candidate(candidate_id: int, session: SessionDep, actor: ActorDep) -> CandidateOut:
+    return CandidateOut.model_validate(dedupe_service.decide(session, candidate_id, merge=True, actor=actor))
+
+
+@router.post("/dedupe/candidates/{candidate_id}/reject", response_model=CandidateOut, tags=["dedupe"])
+def reject_candidate(candidate_id: int, session: SessionDep, actor: ActorDep) -> CandidateOut:
+    return CandidateOut.model_validate(dedupe_service.decide(session, candidate_id, merge=False, actor=actor))

@@ -1,0 +1,89 @@
+"""Deduplication against the database: auto-merge the sure pairs, queue the rest, decide through the API."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from pitboard.kit.actor import SYSTEM
+from pitboard.kit.db import session_scope
+from pitboard.kit.time import utcnow
+from pitboard.models import Contact, ContactMerge, DedupeCandidate
+
+PEOPLE = [
+    ("Ann", "Lee", "Acme"), ("Bob", "Ray", "Globex"), ("Cyra", "Patel", "Initech"), ("Dev", "Okafor", "Umbrella"),
+    ("Eli", "Schmidt", "Hooli"), ("Fay", "Rossi", "Stark"), ("Gus", "Kim", "Wayne"), ("Hana", "Silva", "Wonka"),
+    ("Ivo", "Novak", "Cyberdyne"), ("Jun", "Haddad", "Tyrell"), ("Kai", "Berg", "Soylent"), ("Lea", "Ito", "Vandelay"),
+]  # fmt: skip
+
+
+def _add(s: Session, first: str, last: str, company: str, email: str, phone: str | None = None) -> int:
+    now = utcnow()
+    c = Contact(first_name=first, last_name=last, company_name=company, email=email, email_normalized=email.lower(),
+                phone=phone, lifecycle_stage="lead", custom={}, created_at=now, updated_at=now)  # fmt: skip
+    s.add(c)
+    s.flush()
+    return c.id
+
+
+def test_run_merges_sure_pairs_and_queues_the_rest(
+    engine: Engine, session: Session, client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    from pitboard.quality.dedupe_service import run_dedupe
+
+    with session_scope(engine) as s:
+        for i in range(20):
+            for first, last, company in PEOPLE:
+                _add(
+                    s,
+                    first,
+                    f"{last}{i}",
+                    f"{company}{i}",
+                    f"{first.lower()}.{last.lower()}{i}@{company.lower()}{i}.com",
+                )
+        original = _add(s, "Robert", "Langley", "Quantum Ltd", "robert.langley@quantum.io", "+14155550100")
+        twin = _add(s, "Bob", "Langley", "Quantum", "Robert.Langley+news@quantum.io", "+14155550100")
+    with session_scope(engine) as s:
+        summary = run_dedupe(s, actor=SYSTEM)
+    assert summary.merged >= 1
+    assert session.get(Contact, twin) is None
+    kept = session.get(Contact, original)
+    assert kept is not None
+    merge = session.scalars(select(ContactMerge)).one()
+    assert (merge.survivor_id, merge.merged_id) == (original, twin)
+    row = session.scalars(select(DedupeCandidate).where(DedupeCandidate.left_id == original)).one()
+    assert (row.status, row.merge_id) == ("merged", merge.id)
+    assert any("email" in line for line in row.explanation)
+    session.rollback()
+    # Distinct people were not merged.
+    assert session.scalar(select(func.count()).select_from(Contact)) == 20 * len(PEOPLE) + 1
+    session.rollback()
+
+
+def test_review_decisions_through_the_api_are_remembered(
+    engine: Engine, session: Session, client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    from pitboard.quality.dedupe_service import run_dedupe
+
+    with session_scope(engine) as s:
+        a = _add(s, "Maria", "Gonzalez", "Acme", "maria@acme.io")
+        b = _add(s, "Maria", "Gonzales", "Acme", "m.gonzales@gmail.com")
+        now = utcnow()
+        s.add(
+            DedupeCandidate(
+                entity="contact", left_id=a, right_id=b, probability=0.8, match_weight=3.0, band="review",
+                explanation=["name: one letter off"], status="open", created_at=now,
+            )
+        )  # fmt: skip
+    queue = client.get("/api/v1/dedupe/candidates", headers=admin_headers).json()
+    assert [(q["left_id"], q["right_id"]) for q in queue] == [(a, b)]
+    r = client.post(f"/api/v1/dedupe/candidates/{queue[0]['id']}/reject", headers=admin_headers)
+    assert r.json()["status"] == "rejected"
+    again = client.post(f"/api/v1/dedupe/candidates/{queue[0]['id']}/merge", headers=admin_headers)
+    assert again.status_code == 422
+    with session_scope(engine) as s:
+        run_dedupe(s, actor=SYSTEM)
+    assert session.get(Contact, b) is not None  # a rejected pair is never merged by a later run
+    statuses = session.scalars(select(DedupeCandidate.status).where(DedupeCandidate.left_id == a)).all()
+    assert statuses == ["rejected"]
