@@ -87,3 +87,33 @@ def test_review_decisions_through_the_api_are_remembered(
     assert session.get(Contact, b) is not None  # a rejected pair is never merged by a later run
     statuses = session.scalars(select(DedupeCandidate.status).where(DedupeCandidate.left_id == a)).all()
     assert statuses == ["rejected"]
+
+
+def test_review_page_merges_and_rejects(logged_in: TestClient, engine: Engine, session: Session) -> None:
+    from tests.integration.conftest import csrf_from
+
+    with session_scope(engine) as s:
+        a = _add(s, "Maria", "Gonzalez", "Acme", "maria@acme.io")
+        b = _add(s, "Maria", "Gonzales", "Acme", "m.gonzales@gmail.com")
+        c = _add(s, "Mario", "Gonzalez", "Acme", "mario@acme.io")
+        now = utcnow()
+        for right in (b, c):
+            s.add(
+                DedupeCandidate(
+                    entity="contact", left_id=a, right_id=right, probability=0.8, match_weight=3.0, band="review",
+                    explanation=["last name: one letter off (+3.0)"], status="open", created_at=now,
+                )
+            )  # fmt: skip
+    ids = session.scalars(select(DedupeCandidate.id).order_by(DedupeCandidate.right_id)).all()
+    session.rollback()
+    page = logged_in.get("/quality/duplicates")
+    assert page.status_code == 200
+    assert "80% likely the same" in page.text
+    assert "m.gonzales@gmail.com" in page.text
+    token = csrf_from(page.text)
+    logged_in.post(f"/quality/duplicates/{ids[0]}", data={"decision": "merge", "csrf_token": token})
+    logged_in.post(f"/quality/duplicates/{ids[1]}", data={"decision": "reject", "csrf_token": token})
+    assert session.get(Contact, b) is None
+    assert session.get(Contact, c) is not None
+    session.rollback()
+    assert "No pairs wait for review" in logged_in.get("/quality/duplicates").text
