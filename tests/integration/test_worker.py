@@ -172,3 +172,17 @@ def test_refresh_last_activity_task(engine: Engine) -> None:
         last = s.get(Contact, contact_id).last_activity_at  # type: ignore[union-attr]
         assert last is not None
         assert abs((last - (now - timedelta(days=1))).total_seconds()) < 1
+
+
+def test_daily_jobs_are_scheduled_once_per_day_whatever_the_number_of_workers(engine: Engine) -> None:
+    from pitboard.models import QualitySnapshot
+    from pitboard.worker.runner import schedule_daily
+
+    schedule_daily(engine)
+    schedule_daily(engine)  # a second worker on the same day
+    with session_scope(engine) as s:
+        assert s.scalars(select(Job.task)).all() == ["quality.snapshot"]
+    assert run_worker(engine, burst=True) == Counter({"done": 1})
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count()).select_from(QualitySnapshot)) == 0  # empty tables: nothing to score
+        assert s.scalars(select(Job.status)).all() == ["done"]

@@ -164,6 +164,7 @@ def worker(
     database_url: DatabaseOpt = None,
     burst: Annotated[bool, typer.Option("--burst", help="Exit once no job is due")] = False,
     poll: Annotated[float, typer.Option(help="Seconds between polls when idle")] = 1.0,
+    schedule: Annotated[bool, typer.Option("--schedule/--no-schedule", help="Enqueue the daily jobs")] = True,
 ) -> None:
     """Run background jobs until stopped (Ctrl-C or SIGTERM finish the current job first)."""
     from pitboard.worker.runner import run_worker
@@ -173,7 +174,7 @@ def worker(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    outcomes = run_worker(engine, poll_seconds=poll, stop=stop, burst=burst)
+    outcomes = run_worker(engine, poll_seconds=poll, stop=stop, burst=burst, schedule=schedule)
     console.print("jobs: " + (", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "none due"))
 
 
