@@ -18,6 +18,8 @@ import time
 import uuid
 from pathlib import Path
 
+import psycopg
+
 from pitboard.imports.service import import_file
 from pitboard.kit import migrate
 from pitboard.kit.actor import SYSTEM
@@ -63,8 +65,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'import.db'}"
         if args.database_url:
-            import psycopg
-
             base = args.database_url.rsplit("/", 1)[0]
             name = f"pb_bench_import_{uuid.uuid4().hex[:6]}"
             with psycopg.connect(base + "/postgres", autocommit=True) as conn:
@@ -90,6 +90,9 @@ def main() -> None:
         again = import_file(engine, "contacts", path, actor=SYSTEM, preset="hubspot", chunk_size=1000)
         t2 = time.perf_counter()
         engine.dispose()
+        if args.database_url:
+            with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     assert first.quarantined == bad, (first.quarantined, bad)
     assert first.created == args.rows - bad
     assert again.unchanged == args.rows - bad

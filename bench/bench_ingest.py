@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, insert, select, text
 
 from pitboard.events import sources
 from pitboard.kit import migrate
@@ -76,6 +76,15 @@ def _messages(n: int, users: int, seed_time: datetime) -> list[dict[str, Any]]:
             msg["name"] = "Docs"
         out.append(msg)
     return out
+
+
+def _drop_database(url: str) -> None:
+    if url.startswith("postgresql"):
+        import psycopg
+
+        base, name = url.rsplit("/", 1)
+        with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _free_port() -> int:
@@ -175,7 +184,7 @@ def raw_insert(url: str, messages: list[dict[str, Any]]) -> dict[str, float]:
     t0 = time.perf_counter()
     with engine.begin() as conn:
         for i in range(0, len(rows), 500):
-            conn.execute(Event.__table__.insert(), rows[i : i + 500])
+            conn.execute(insert(Event), rows[i : i + 500])
     seconds = time.perf_counter() - t0
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM events")).scalar() == len(rows)
@@ -194,10 +203,14 @@ def main() -> None:
     args = parser.parse_args()
     messages = _messages(args.events, args.users, datetime.now(UTC) - timedelta(days=1))
     with tempfile.TemporaryDirectory() as tmp:
-        http = http_ingest(
-            _fresh_database(args.database_url, Path(tmp), "http"), messages, args.batch, args.clients, args.workers
-        )
-        raw = raw_insert(_fresh_database(args.database_url, Path(tmp), "raw"), messages)
+        http_url = _fresh_database(args.database_url, Path(tmp), "http")
+        raw_url = _fresh_database(args.database_url, Path(tmp), "raw")
+        try:
+            http = http_ingest(http_url, messages, args.batch, args.clients, args.workers)
+            raw = raw_insert(raw_url, messages)
+        finally:
+            _drop_database(http_url)
+            _drop_database(raw_url)
     backend = "postgresql" if args.database_url and args.database_url.startswith("postgresql") else "sqlite"
     print(f"data: {args.events:,} events in batches of {args.batch} from {args.clients} clients to {args.workers} "
           "server processes, "
