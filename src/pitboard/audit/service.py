@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pitboard.kit.actor import Actor
+from pitboard.kit.crud import apply_changes
 from pitboard.kit.time import utcnow
 from pitboard.models import AuditEntry
 
@@ -34,3 +35,30 @@ def history(session: Session, *, entity_type: str, entity_id: object, limit: int
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def update_recorded(
+    session: Session,
+    obj: Any,
+    values: dict[str, Any],
+    *,
+    actor: Actor,
+    entity_type: str,
+    internal: tuple[str, ...] = (),
+) -> dict[str, list[Any]]:
+    """Apply ``values`` to ``obj`` and audit what really changed (``internal`` fields are kept out of the log)."""
+    diff = apply_changes(obj, values)
+    for name in internal:
+        diff.pop(name, None)
+    if diff:
+        record(session, actor=actor, action="update", entity_type=entity_type, entity_id=obj.id, changes=diff)
+        session.flush()
+    return diff
+
+
+def delete_recorded(session: Session, obj: Any, *, actor: Actor, entity_type: str, label: str) -> None:
+    """Delete ``obj`` with an audit entry naming it by its ``label`` field."""
+    record(session, actor=actor, action="delete", entity_type=entity_type, entity_id=obj.id,
+           changes={label: [getattr(obj, label), None]})  # fmt: skip
+    session.delete(obj)
+    session.flush()

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from pitboard.audit import service as audit
 from pitboard.campaigns.schemas import CAMPAIGN_STATUSES, CAMPAIGN_TYPES, CampaignCreate, CampaignUpdate
 from pitboard.kit.actor import Actor
-from pitboard.kit.crud import apply_changes, keyset_page, snapshot
+from pitboard.kit.crud import keyset_page, snapshot
 from pitboard.kit.errors import Conflict, NotFound, ValidationFailed
 from pitboard.kit.pagination import Page
 from pitboard.models import Campaign
@@ -75,26 +75,15 @@ def update_campaign(session: Session, campaign_id: int, data: CampaignUpdate, *,
     _check(values, campaign)
     if "name" in values and _name_taken(session, values["name"], other_than=campaign_id):
         raise Conflict(f"a campaign named {values['name']!r} already exists")
-    diff = apply_changes(campaign, values)
-    if diff:
-        audit.record(session, actor=actor, action="update", entity_type="campaign", entity_id=campaign.id, changes=diff)
-        session.flush()
+    audit.update_recorded(session, campaign, values, actor=actor, entity_type="campaign")
     return campaign
 
 
 def delete_campaign(session: Session, campaign_id: int, *, actor: Actor) -> None:
     actor.require("editor")
-    campaign = get_campaign(session, campaign_id)
-    audit.record(
-        session,
-        actor=actor,
-        action="delete",
-        entity_type="campaign",
-        entity_id=campaign.id,
-        changes={"name": [campaign.name, None]},
+    audit.delete_recorded(
+        session, get_campaign(session, campaign_id), actor=actor, entity_type="campaign", label="name"
     )
-    session.delete(campaign)
-    session.flush()
 
 
 @dataclass(frozen=True)

@@ -214,17 +214,8 @@ def update_contact(session: Session, contact_id: int, data: ContactUpdate, *, ac
 
 def delete_contact(session: Session, contact_id: int, *, actor: Actor) -> None:
     actor.require("editor")
-    contact = get_contact(session, contact_id)
-    audit.record(
-        session,
-        actor=actor,
-        action="delete",
-        entity_type="contact",
-        entity_id=contact.id,
-        changes={"email": [contact.email, None]},
-    )
-    session.delete(contact)
-    session.flush()
+    record = get_contact(session, contact_id)
+    audit.delete_recorded(session, record, actor=actor, entity_type="contact", label="email")
 
 
 @dataclass(frozen=True)
@@ -386,28 +377,15 @@ def update_account(session: Session, account_id: int, data: AccountUpdate, *, ac
         values["custom"] = _checked_custom(
             session, "account", {**account.custom, **(values["custom"] or {})}, partial=False
         )
-    diff = apply_changes(account, values)
-    diff.pop("original_values", None)
-    diff.pop("field_sources", None)
-    if diff:
-        audit.record(session, actor=actor, action="update", entity_type="account", entity_id=account.id, changes=diff)
-        session.flush()
+    audit.update_recorded(session, account, values, actor=actor, entity_type="account",
+                          internal=("original_values", "field_sources"))  # fmt: skip
     return account
 
 
 def delete_account(session: Session, account_id: int, *, actor: Actor) -> None:
     actor.require("editor")
-    account = get_account(session, account_id)
-    audit.record(
-        session,
-        actor=actor,
-        action="delete",
-        entity_type="account",
-        entity_id=account.id,
-        changes={"name": [account.name, None]},
-    )
-    session.delete(account)
-    session.flush()
+    record = get_account(session, account_id)
+    audit.delete_recorded(session, record, actor=actor, entity_type="account", label="name")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from pitboard.audit import service as audit
 from pitboard.kit.actor import Actor
-from pitboard.kit.crud import apply_changes, keyset_page, snapshot
+from pitboard.kit.crud import keyset_page, snapshot
 from pitboard.kit.errors import Conflict, NotFound, ValidationFailed
 from pitboard.kit.pagination import Page
 from pitboard.kit.time import utcnow
@@ -103,26 +103,15 @@ def update_opportunity(session: Session, opportunity_id: int, data: OpportunityU
     _derive_close(values, opp.opened_at, opp.closed_at)
     if _external_id_taken(session, values.get("external_id"), other_than=opportunity_id):
         raise Conflict(f"an opportunity with external_id {values['external_id']} already exists")
-    diff = apply_changes(opp, values)
-    if diff:
-        audit.record(session, actor=actor, action="update", entity_type="opportunity", entity_id=opp.id, changes=diff)
-        session.flush()
+    audit.update_recorded(session, opp, values, actor=actor, entity_type="opportunity")
     return opp
 
 
 def delete_opportunity(session: Session, opportunity_id: int, *, actor: Actor) -> None:
     actor.require("editor")
-    opp = get_opportunity(session, opportunity_id)
-    audit.record(
-        session,
-        actor=actor,
-        action="delete",
-        entity_type="opportunity",
-        entity_id=opp.id,
-        changes={"name": [opp.name, None]},
+    audit.delete_recorded(
+        session, get_opportunity(session, opportunity_id), actor=actor, entity_type="opportunity", label="name"
     )
-    session.delete(opp)
-    session.flush()
 
 
 @dataclass(frozen=True)
