@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +26,7 @@ from rich.progress import (
 )
 from rich.table import Table
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from pitboard import __version__
@@ -75,6 +78,19 @@ def _require_schema(engine: Engine) -> None:
     current, head = migrations.current_revision(engine), migrations.head_revision()
     if current != head:
         raise _fail(f"the database schema is at {current or 'nothing'}, not {head}: run `pitboard migrate` first")
+
+
+@contextmanager
+def unit_of_work(database_url: str | None, *, require_schema: bool = True) -> Iterator[Session]:
+    """One command's transaction: committed on success; a pitboard error becomes a clear exit 1."""
+    engine = _engine(database_url)
+    if require_schema:
+        _require_schema(engine)
+    try:
+        with session_scope(engine) as session:
+            yield session
+    except PitboardError as exc:
+        raise _fail(exc.message) from exc
 
 
 def progress_bar(transient: bool = False) -> Progress:
@@ -300,14 +316,9 @@ def users_create(
     """Create a web login."""
     from pitboard.auth import service as auth
 
-    engine = _engine(database_url)
-    _require_schema(engine)
-    try:
-        with session_scope(engine) as s:
-            user = auth.create_user(s, email=email, name=name, password=password, role=role, actor=CLI_ACTOR)
-            console.print(f"user {user.id} {user.email} ({user.role}) created")
-    except PitboardError as exc:
-        raise _fail(exc.message) from exc
+    with unit_of_work(database_url) as s:
+        user = auth.create_user(s, email=email, name=name, password=password, role=role, actor=CLI_ACTOR)
+        console.print(f"user {user.id} {user.email} ({user.role}) created")
 
 
 @keys_app.command("create")
@@ -319,13 +330,8 @@ def keys_create(
     """Create an API key; the key is printed once and only its hash is stored."""
     from pitboard.auth import service as auth
 
-    engine = _engine(database_url)
-    _require_schema(engine)
-    try:
-        with session_scope(engine) as s:
-            issued = auth.create_api_key(s, name=name, role=role, actor=CLI_ACTOR)
-    except PitboardError as exc:
-        raise _fail(exc.message) from exc
+    with unit_of_work(database_url) as s:
+        issued = auth.create_api_key(s, name=name, role=role, actor=CLI_ACTOR)
     console.print(issued.secret)
 
 
@@ -349,12 +355,8 @@ def keys_revoke(key_id: Annotated[int, typer.Argument()], database_url: Database
     """Revoke an API key at once."""
     from pitboard.auth import service as auth
 
-    engine = _engine(database_url)
-    try:
-        with session_scope(engine) as s:
-            auth.revoke_api_key(s, key_id=key_id, actor=CLI_ACTOR)
-    except PitboardError as exc:
-        raise _fail(exc.message) from exc
+    with unit_of_work(database_url, require_schema=False) as s:
+        auth.revoke_api_key(s, key_id=key_id, actor=CLI_ACTOR)
     console.print(f"API key {key_id} revoked")
 
 
@@ -367,14 +369,9 @@ def sources_create(
     """Create a source; prints its write key for Segment-compatible clients."""
     from pitboard.events import sources
 
-    engine = _engine(database_url)
-    _require_schema(engine)
-    try:
-        with session_scope(engine) as s:
-            source = sources.create_source(s, name=name, kind=kind, actor=CLI_ACTOR)
-            write_key = source.write_key
-    except PitboardError as exc:
-        raise _fail(exc.message) from exc
+    with unit_of_work(database_url) as s:
+        source = sources.create_source(s, name=name, kind=kind, actor=CLI_ACTOR)
+        write_key = source.write_key
     console.print(write_key)
 
 
@@ -454,14 +451,10 @@ def quarantine_show(record_id: Annotated[int, typer.Argument()], database_url: D
 
     from pitboard.quality import quarantine
 
-    engine = _engine(database_url)
-    try:
-        with session_scope(engine) as s:
-            r = quarantine.get(s, record_id)
-            body = {"id": r.id, "channel": r.channel, "entity": r.entity, "status": r.status, "reasons": r.reasons,
-                    "payload": r.payload}  # fmt: skip
-    except PitboardError as exc:
-        raise _fail(exc.message) from exc
+    with unit_of_work(database_url, require_schema=False) as s:
+        r = quarantine.get(s, record_id)
+        body = {"id": r.id, "channel": r.channel, "entity": r.entity, "status": r.status, "reasons": r.reasons,
+                "payload": r.payload}  # fmt: skip
     console.print_json(json.dumps(body, default=str))
 
 
@@ -499,12 +492,8 @@ def quarantine_discard(
     """Discard a record on purpose, with the reason recorded."""
     from pitboard.quality import quarantine
 
-    engine = _engine(database_url)
-    try:
-        with session_scope(engine) as s:
-            quarantine.discard(s, record_id, reason=reason, actor=CLI_ACTOR)
-    except PitboardError as exc:
-        raise _fail(exc.message) from exc
+    with unit_of_work(database_url, require_schema=False) as s:
+        quarantine.discard(s, record_id, reason=reason, actor=CLI_ACTOR)
     console.print(f"{record_id}: discarded")
 
 
