@@ -117,3 +117,41 @@ def test_review_page_merges_and_rejects(logged_in: TestClient, engine: Engine, s
     assert session.get(Contact, c) is not None
     session.rollback()
     assert "No pairs wait for review" in logged_in.get("/quality/duplicates").text
+
+
+def test_account_pairs_are_queued_merged_on_approval_and_undone(
+    engine: Engine, session: Session, client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    from pitboard.contacts import service as contacts
+    from pitboard.contacts.schemas import AccountCreate, ContactCreate
+    from pitboard.models import Account, AccountMerge
+    from pitboard.quality.dedupe_service import run_dedupe
+
+    with session_scope(engine) as s:
+        old = contacts.create_account(s, AccountCreate(name="Acme", domain="acme.io", country="DE"), actor=SYSTEM)
+        new = contacts.create_account(s, AccountCreate(name="Acme GmbH", domain="shop.acme.io", industry="Software"),
+                                      actor=SYSTEM)  # fmt: skip
+        person = contacts.create_contact(s, ContactCreate(email="x@acme.io", account_id=new.id), actor=SYSTEM)
+        old_id, new_id, person_id = old.id, new.id, person.id
+    with session_scope(engine) as s:
+        summary = run_dedupe(s, actor=SYSTEM)
+    assert summary.account_pairs == 1
+    queue = client.get("/api/v1/dedupe/candidates", params={"entity": "account"}, headers=admin_headers).json()
+    assert [(q["left_id"], q["right_id"]) for q in queue] == [(old_id, new_id)]
+    assert any("acme.io" in line for line in queue[0]["explanation"])
+    merged = client.post(f"/api/v1/dedupe/candidates/{queue[0]['id']}/merge", headers=admin_headers).json()
+    assert merged["status"] == "merged"
+    kept = session.get(Account, old_id)
+    assert kept is not None
+    assert (kept.name, kept.industry, kept.country) == ("Acme GmbH", "Software", "DE")  # most complete, filled gaps
+    assert session.get(Account, new_id) is None
+    assert session.get(Contact, person_id).account_id == old_id  # type: ignore[union-attr]
+    merge_id = session.scalars(select(AccountMerge.id)).one()
+    session.rollback()
+    undone = client.post(f"/api/v1/account-merges/{merge_id}/undo", headers=admin_headers)
+    assert undone.status_code == 200, undone.text
+    assert undone.json()["id"] == new_id
+    assert session.get(Contact, person_id).account_id == new_id  # type: ignore[union-attr]
+    back = session.get(Account, old_id)
+    assert back is not None
+    assert (back.name, back.industry) == ("Acme", None)

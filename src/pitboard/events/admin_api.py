@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from pitboard.api.deps import ActorDep, SessionDep
 from pitboard.api.schemas import Limit, PageOut
+from pitboard.contacts.account_merge import undo_account_merge
 from pitboard.contacts.merge import merge_history, undo_merge
-from pitboard.contacts.schemas import ContactOut
+from pitboard.contacts.schemas import AccountOut, ContactOut
 from pitboard.events import sources
 from pitboard.kit.crud import keyset_page
 from pitboard.models import Event, ImportRun
@@ -145,3 +146,8 @@ def list_merges(contact_id: int, session: SessionDep, _actor: ActorDep) -> list[
 def undo(merge_id: int, session: SessionDep, actor: ActorDep) -> ContactOut:
     actor.require("editor")
     return ContactOut.model_validate(undo_merge(session, merge_id=merge_id, actor=actor))
+
+
+@router.post("/account-merges/{merge_id}/undo", response_model=AccountOut, tags=["accounts"])
+def undo_account(merge_id: int, session: SessionDep, actor: ActorDep) -> AccountOut:
+    return AccountOut.model_validate(undo_account_merge(session, merge_id=merge_id, actor=actor))

@@ -4,6 +4,7 @@ from pitboard.models.base import Base
 from pitboard.models.contacts import Account, Contact, CustomFieldDefinition, Identity, LifecycleStageChange
 from pitboard.models.ingest import (
     AccountIdentity,
+    AccountMerge,
     CampaignSpend,
     ContactMerge,
     DataContract,
@@ -22,6 +23,7 @@ __all__ = [
     "ROLES",
     "Account",
     "AccountIdentity",
+    "AccountMerge",
     "ApiKey",
     "AuditEntry",
     "Base",

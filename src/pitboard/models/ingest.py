@@ -59,6 +59,22 @@ class ContactMerge(IdMixin, Base):
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class AccountMerge(IdMixin, Base):
+    """One account folded into another, with what is needed to undo it (like :class:`ContactMerge`)."""
+
+    __tablename__ = "account_merges"
+    __table_args__ = (Index("ix_account_merges_survivor", "survivor_id"),)
+
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    merged_id: Mapped[int] = mapped_column(doc="The id the merged account had; restored on undo")
+    reason: Mapped[str] = mapped_column(String(300))
+    actor: Mapped[str] = mapped_column(String(320))
+    merged_snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    moved: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class QuarantinedRecord(IdMixin, Base):
     """Input we could not accept as it is, kept whole with every reason so it can be fixed and replayed.
 

@@ -4,7 +4,7 @@ Pairs at or above the auto-merge threshold are merged at once (survivor: the old
 the survivorship rules, every merge recorded and reversible). Pairs in the review band wait in
 ``dedupe_candidates`` for a person to merge or reject; a rejected pair is remembered and never proposed
 again. Account pairs are queued for review only: merging companies moves contacts and pipeline, which we
-leave to a person.
+leave to a person (merge_accounts, equally recorded and reversible).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pitboard.audit import service as audit
+from pitboard.contacts.account_merge import merge_accounts
 from pitboard.contacts.merge import merge_contacts
 from pitboard.kit.actor import Actor
 from pitboard.kit.errors import NotFound, ValidationFailed
@@ -136,10 +137,9 @@ def decide(session: Session, candidate_id: int, *, merge: bool, actor: Actor) ->
     if row.status != "open":
         raise ValidationFailed(f"candidate {candidate_id} was already {row.status}")
     if merge:
-        if row.entity != "contact":
-            raise ValidationFailed("accounts are merged by hand for now: move their contacts, then delete one")
-        record = merge_contacts(session, survivor_id=row.left_id, merged_id=row.right_id, actor=actor,
-                                reason=f"dedupe review: approved candidate {candidate_id}")  # fmt: skip
+        merge_fn = merge_contacts if row.entity == "contact" else merge_accounts
+        record = merge_fn(session, survivor_id=row.left_id, merged_id=row.right_id, actor=actor,
+                          reason=f"dedupe review: approved candidate {candidate_id}")  # fmt: skip
         row.merge_id = record.id
     row.status = "merged" if merge else "rejected"
     row.decided_by, row.decided_at = actor.name, utcnow()

@@ -24,6 +24,24 @@ EMPTY_OBJECT = sa.text("'{}'")
 
 def upgrade() -> None:
     op.create_table(
+        "account_merges",
+        sa.Column("survivor_id", ID, nullable=False),
+        sa.Column("merged_id", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=300), nullable=False),
+        sa.Column("actor", sa.String(length=320), nullable=False),
+        sa.Column("merged_snapshot", JSON, nullable=False),
+        sa.Column("moved", JSON, nullable=False),
+        sa.Column("merged_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("undone_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("id", ID, autoincrement=True, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["survivor_id"], ["accounts.id"], name=op.f("fk_account_merges_survivor_id_accounts"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_account_merges")),
+    )
+    with op.batch_alter_table("account_merges", schema=None) as batch_op:
+        batch_op.create_index("ix_account_merges_survivor", ["survivor_id"], unique=False)
+    op.create_table(
         "dedupe_candidates",
         sa.Column("entity", sa.String(length=20), nullable=False),
         sa.Column("left_id", sa.Integer(), nullable=False),
@@ -79,6 +97,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("account_merges", schema=None) as batch_op:
+        batch_op.drop_index("ix_account_merges_survivor")
+    op.drop_table("account_merges")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contacts_email_domain"))
         batch_op.drop_column("field_sources")
