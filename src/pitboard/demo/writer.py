@@ -21,7 +21,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import Engine
 
 from pitboard.demo.common import Row
@@ -232,7 +231,7 @@ class PostgresWriter(BulkWriter):
     def _write(self, table: str, columns: tuple[str, ...], rows: Sequence[Row]) -> None:
         with (
             self._conn.cursor() as cur,
-            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN", writer=QueuedLibpqWriter(cur)) as copy,
+            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
         ):
             for row in rows:
                 copy.write_row(row)
