@@ -50,3 +50,27 @@ def test_migrated_schema_matches_the_models(fresh_engine: Engine) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
+
+
+def test_upgrading_a_populated_database_keeps_every_reference(fresh_engine: Engine) -> None:
+    """SQLite batch migrations copy and drop tables; with foreign keys enforced that drop would null or
+    delete every referencing row. This loads rows at revision 0002 and upgrades them to head."""
+    from sqlalchemy import text
+
+    migrate.upgrade(fresh_engine, "0002")
+    rows = [
+        "INSERT INTO accounts (id, name, custom, created_at, updated_at) VALUES (1, 'Acme', '{}', :t, :t)",
+        "INSERT INTO contacts (id, email, account_id, lifecycle_stage, custom, created_at, updated_at) "
+        "VALUES (7, 'a@acme.io', 1, 'lead', '{}', :t, :t)",
+        "INSERT INTO identities (id, contact_id, kind, value, created_at) VALUES (1, 7, 'email', 'a@acme.io', :t)",
+        "INSERT INTO events (id, message_id, event_type, contact_id, occurred_at, received_at, properties, context) "
+        "VALUES (1, 'm1', 'track', 7, :t, :t, '{}', '{}')",
+    ]
+    with fresh_engine.begin() as conn:
+        for statement in rows:
+            conn.execute(text(statement), {"t": "2026-01-01 00:00:00"})
+    migrate.upgrade(fresh_engine)
+    with fresh_engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
