@@ -1,7 +1,8 @@
-"""Who owns a set of identity keys: one query per few hundred keys, for contacts and accounts alike."""
+"""Who owns a set of identity keys: one query per kind and few hundred keys, for contacts and accounts alike."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,14 +18,18 @@ def owners(session: Session, keys: Iterable[tuple[str, str]], *, accounts: bool 
     """``{(kind, value): owner id}`` for the keys that exist (contacts, or accounts with ``accounts=True``)."""
     model: Any = AccountIdentity if accounts else Identity
     owner_column = model.account_id if accounts else model.contact_id
-    wanted = set(keys)
-    values = sorted({v for _, v in wanted})
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for kind, value in set(keys):
+        by_kind[kind].append(value)
     found: dict[tuple[str, str], int] = {}
-    for i in range(0, len(values), _CHUNK):
-        rows = session.execute(
-            select(model.kind, model.value, owner_column).where(model.value.in_(values[i : i + _CHUNK]))
-        )
-        for kind, value, owner_id in rows:
-            if (kind, value) in wanted:
+    # One kind per query, so the look-up uses the unique (kind, value) index: filtering on value alone
+    # cannot, and scanned the whole table for every batch on PostgreSQL.
+    for kind, values in by_kind.items():
+        values.sort()
+        for i in range(0, len(values), _CHUNK):
+            chunk = values[i : i + _CHUNK]
+            for value, owner_id in session.execute(
+                select(model.value, owner_column).where(model.kind == kind, model.value.in_(chunk))
+            ):
                 found[(kind, value)] = owner_id
     return found
