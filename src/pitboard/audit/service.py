@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pitboard.kit.actor import Actor
-from pitboard.kit.crud import apply_changes
+from pitboard.kit.crud import apply_changes, snapshot
 from pitboard.kit.time import utcnow
 from pitboard.models import AuditEntry
 
@@ -62,3 +62,10 @@ def delete_recorded(session: Session, obj: Any, *, actor: Actor, entity_type: st
            changes={label: [getattr(obj, label), None]})  # fmt: skip
     session.delete(obj)
     session.flush()
+
+
+def created_recorded(session: Session, obj: Any, *, actor: Actor, entity_type: str, fields: list[str]) -> None:
+    """Audit a new row (already added and flushed) with the values it was created with."""
+    values = snapshot(obj, fields)
+    record(session, actor=actor, action="create", entity_type=entity_type, entity_id=obj.id,
+           changes={k: [None, v] for k, v in values.items() if v not in (None, {})})  # fmt: skip

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from pitboard.audit import service as audit
 from pitboard.campaigns.schemas import CAMPAIGN_STATUSES, CAMPAIGN_TYPES, CampaignCreate, CampaignUpdate
 from pitboard.kit.actor import Actor
-from pitboard.kit.crud import keyset_page, snapshot
+from pitboard.kit.crud import keyset_page
 from pitboard.kit.errors import Conflict, NotFound, ValidationFailed
 from pitboard.kit.pagination import Page
 from pitboard.models import Campaign
@@ -47,14 +47,7 @@ def create_campaign(session: Session, data: CampaignCreate, *, actor: Actor) -> 
     campaign = Campaign(**values)
     session.add(campaign)
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="create",
-        entity_type="campaign",
-        entity_id=campaign.id,
-        changes={k: [None, v] for k, v in snapshot(campaign, FIELDS).items() if v is not None},
-    )
+    audit.created_recorded(session, campaign, actor=actor, entity_type="campaign", fields=FIELDS)
     return campaign
 
 

@@ -19,7 +19,7 @@ from pitboard.contacts.schemas import (
     CustomFieldCreate,
 )
 from pitboard.kit.actor import Actor
-from pitboard.kit.crud import apply_changes, keyset_page, snapshot
+from pitboard.kit.crud import apply_changes, keyset_page
 from pitboard.kit.errors import Conflict, NotFound, ValidationFailed
 from pitboard.kit.pagination import Page
 from pitboard.kit.time import utcnow
@@ -154,14 +154,7 @@ def create_contact(session: Session, data: ContactCreate, *, actor: Actor) -> Co
     if contact.email_normalized:
         _claim_email(session, contact, contact.email_normalized)
     record_stage_change(session, contact, None, contact.lifecycle_stage, source=actor.interface)
-    audit.record(
-        session,
-        actor=actor,
-        action="create",
-        entity_type="contact",
-        entity_id=contact.id,
-        changes={k: [None, v] for k, v in snapshot(contact, CONTACT_FIELDS).items() if v not in (None, {})},
-    )
+    audit.created_recorded(session, contact, actor=actor, entity_type="contact", fields=CONTACT_FIELDS)
     session.flush()
     return contact
 
@@ -337,14 +330,7 @@ def create_account(session: Session, data: AccountCreate, *, actor: Actor) -> Ac
     account = Account(**values)
     session.add(account)
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="create",
-        entity_type="account",
-        entity_id=account.id,
-        changes={k: [None, v] for k, v in snapshot(account, ACCOUNT_FIELDS).items() if v not in (None, {})},
-    )
+    audit.created_recorded(session, account, actor=actor, entity_type="account", fields=ACCOUNT_FIELDS)
     return account
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from pitboard.audit import service as audit
 from pitboard.kit.actor import Actor
-from pitboard.kit.crud import keyset_page, snapshot
+from pitboard.kit.crud import keyset_page
 from pitboard.kit.errors import Conflict, NotFound, ValidationFailed
 from pitboard.kit.pagination import Page
 from pitboard.kit.time import utcnow
@@ -72,14 +72,7 @@ def create_opportunity(session: Session, data: OpportunityCreate, *, actor: Acto
     opp = Opportunity(**values)
     session.add(opp)
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="create",
-        entity_type="opportunity",
-        entity_id=opp.id,
-        changes={k: [None, v] for k, v in snapshot(opp, FIELDS).items() if v is not None},
-    )
+    audit.created_recorded(session, opp, actor=actor, entity_type="opportunity", fields=FIELDS)
     return opp
 
 
