@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from pitboard.audit import service as audit
 from pitboard.campaigns.schemas import CAMPAIGN_STATUSES, CAMPAIGN_TYPES, CampaignCreate, CampaignUpdate
 from pitboard.kit.actor import Actor
-from pitboard.kit.crud import keyset_page
-from pitboard.kit.errors import Conflict, NotFound, ValidationFailed
+from pitboard.kit.crud import get_or_404, keyset_page
+from pitboard.kit.errors import Conflict, ValidationFailed
 from pitboard.kit.pagination import Page
 from pitboard.models import Campaign
 
@@ -52,10 +52,7 @@ def create_campaign(session: Session, data: CampaignCreate, *, actor: Actor) -> 
 
 
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound(f"campaign {campaign_id} does not exist")
-    return campaign
+    return get_or_404(session, Campaign, campaign_id, "campaign")
 
 
 def update_campaign(session: Session, campaign_id: int, data: CampaignUpdate, *, actor: Actor) -> Campaign:

@@ -19,8 +19,8 @@ from pitboard.contacts.schemas import (
     CustomFieldCreate,
 )
 from pitboard.kit.actor import Actor
-from pitboard.kit.crud import apply_changes, keyset_page
-from pitboard.kit.errors import Conflict, NotFound, ValidationFailed
+from pitboard.kit.crud import apply_changes, get_or_404, keyset_page
+from pitboard.kit.errors import Conflict, ValidationFailed
 from pitboard.kit.pagination import Page
 from pitboard.kit.time import utcnow
 from pitboard.lifecycle.stages import DEFAULT_STAGES
@@ -160,10 +160,7 @@ def create_contact(session: Session, data: ContactCreate, *, actor: Actor) -> Co
 
 
 def get_contact(session: Session, contact_id: int) -> Contact:
-    contact = session.get(Contact, contact_id)
-    if contact is None:
-        raise NotFound(f"contact {contact_id} does not exist")
-    return contact
+    return get_or_404(session, Contact, contact_id, "contact")
 
 
 def update_contact(session: Session, contact_id: int, data: ContactUpdate, *, actor: Actor) -> Contact:
@@ -335,10 +332,7 @@ def create_account(session: Session, data: AccountCreate, *, actor: Actor) -> Ac
 
 
 def get_account(session: Session, account_id: int) -> Account:
-    account = session.get(Account, account_id)
-    if account is None:
-        raise NotFound(f"account {account_id} does not exist")
-    return account
+    return get_or_404(session, Account, account_id, "account")
 
 
 def update_account(session: Session, account_id: int, data: AccountUpdate, *, actor: Actor) -> Account:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from pitboard.kit.errors import NotFound
 from pitboard.kit.pagination import Page, decode_cursor, encode_cursor
 
 T = TypeVar("T")
@@ -56,3 +57,11 @@ def keyset_page(
     rows = rows[:limit]
     next_cursor = encode_cursor(getattr(rows[-1], id_column.key)) if has_more and rows else None
     return Page(items=rows, next_cursor=next_cursor)
+
+
+def get_or_404(session: Session, model: type[T], row_id: int, label: str) -> T:
+    """The row with ``row_id``, or :class:`NotFound` naming it ("contact 12 does not exist")."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{label} {row_id} does not exist")
+    return row

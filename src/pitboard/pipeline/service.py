@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from pitboard.audit import service as audit
 from pitboard.kit.actor import Actor
-from pitboard.kit.crud import keyset_page
-from pitboard.kit.errors import Conflict, NotFound, ValidationFailed
+from pitboard.kit.crud import get_or_404, keyset_page
+from pitboard.kit.errors import Conflict, ValidationFailed
 from pitboard.kit.pagination import Page
 from pitboard.kit.time import utcnow
 from pitboard.models import Account, Campaign, Contact, Opportunity, SalesUser
@@ -77,10 +77,7 @@ def create_opportunity(session: Session, data: OpportunityCreate, *, actor: Acto
 
 
 def get_opportunity(session: Session, opportunity_id: int) -> Opportunity:
-    opp = session.get(Opportunity, opportunity_id)
-    if opp is None:
-        raise NotFound(f"opportunity {opportunity_id} does not exist")
-    return opp
+    return get_or_404(session, Opportunity, opportunity_id, "opportunity")
 
 
 def update_opportunity(session: Session, opportunity_id: int, data: OpportunityUpdate, *, actor: Actor) -> Opportunity:
