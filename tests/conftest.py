@@ -88,6 +88,7 @@ def truncate_all(engine: Engine) -> None:
             # Without AUTOINCREMENT, SQLite restarts rowids at 1 once a table is empty.
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
+            conn.execute(text("DELETE FROM sqlite_sequence"))  # AUTOINCREMENT tables restart at 1 too
 
 
 @pytest.fixture(params=BACKENDS)

@@ -30,6 +30,19 @@ class Settings(BaseSettings):
     ingest_max_event_bytes: int = Field(default=32 * 1024, description="Largest single tracking message")
     ingest_max_batch_bytes: int = Field(default=500 * 1024, description="Largest tracking batch body")
     ingest_max_in_flight: int = Field(default=32, description="Concurrent ingest requests before 429")
+    base_url: str = Field(default="http://127.0.0.1:8000", description="Public URL used in links sent by email")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = 30
+    mail_from: str = "pitboard <marketing@localhost>"
+    unsubscribe_mailto: str | None = Field(default=None, description="mailto: address for List-Unsubscribe")
+    double_opt_in_max_age_hours: int = Field(default=72, description="How long a confirmation link works")
+    preference_link_max_age_days: int = Field(default=365, description="How long preference/unsubscribe links work")
+    privacy_request_due_days: int = Field(default=30, description="GDPR Art. 12(3): one month to answer")
 
     def resolved_secret_key(self) -> str:
         if self.secret_key:

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pitboard.models import AccountIdentity, Identity
+from pitboard.kit.emails import normalize_email
+from pitboard.models import AccountIdentity, Contact, Identity
 
 _CHUNK = 500
 
@@ -32,4 +33,17 @@ def owners(session: Session, keys: Iterable[tuple[str, str]], *, accounts: bool 
                 select(model.value, owner_column).where(model.kind == kind, model.value.in_(chunk))
             ):
                 found[(kind, value)] = owner_id
+    return found
+
+
+def contact_id_for_email(session: Session, email: str) -> int | None:
+    """The contact an address belongs to: its current email, else an email identity (an old address).
+
+    Raises :class:`~pitboard.kit.emails.InvalidEmail` when ``email`` is not an address."""
+    normalized = normalize_email(email)
+    by_email = select(Contact.id).where(Contact.email_normalized == normalized).order_by(Contact.id).limit(1)
+    found = session.scalar(by_email)
+    if found is None:
+        by_identity = select(Identity.contact_id).where(Identity.kind == "email", Identity.value == normalized)
+        found = session.scalar(by_identity)
     return found

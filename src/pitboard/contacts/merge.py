@@ -15,13 +15,25 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from pitboard.audit import service as audit
+from pitboard.consent.ledger import rebuild_states
 from pitboard.contacts.service import CONTACT_FIELDS
 from pitboard.contacts.survivorship import Side, choose_values
 from pitboard.kit.actor import Actor
 from pitboard.kit.crud import jsonable
 from pitboard.kit.errors import NotFound, ValidationFailed
 from pitboard.kit.time import utcnow
-from pitboard.models import Contact, ContactMerge, Event, Identity, LifecycleStageChange, Opportunity
+from pitboard.models import (
+    ConsentRecord,
+    Contact,
+    ContactMerge,
+    Event,
+    Identity,
+    LifecycleStageChange,
+    Message,
+    Opportunity,
+    PrivacyRequest,
+    Suppression,
+)
 
 _SNAPSHOT_FIELDS = [
     *CONTACT_FIELDS, "email_normalized", "last_activity_at", "created_at", "updated_at",
@@ -33,6 +45,11 @@ _MOVABLE: dict[str, Any] = {
     "events": (Event, Event.contact_id),
     "opportunities": (Opportunity, Opportunity.contact_id),
     "lifecycle_stage_changes": (LifecycleStageChange, LifecycleStageChange.contact_id),
+    # The consent ledger moves whole; the survivor's current state is then derived again from it.
+    "consent_records": (ConsentRecord, ConsentRecord.contact_id),
+    "suppressions": (Suppression, Suppression.contact_id),
+    "messages": (Message, Message.contact_id),
+    "privacy_requests": (PrivacyRequest, PrivacyRequest.contact_id),
 }
 
 
@@ -92,6 +109,7 @@ def merge_contacts(
     session.expire_all()  # bulk updates above bypassed the identity map
     session.delete(session.get(Contact, merged_id))
     session.flush()
+    rebuild_states(session, [survivor_id])
     audit.record(session, actor=actor, action="merge", entity_type="contact", entity_id=survivor_id,
                  changes={"merged_contact": [merged_id, None], "reason": [None, reason]})  # fmt: skip
     return record
@@ -116,6 +134,7 @@ def undo_merge(session: Session, *, merge_id: int, actor: Actor) -> Contact:
         setattr(survivor, field, old)
     record.undone_at = utcnow()
     session.flush()
+    rebuild_states(session, [record.survivor_id, record.merged_id])
     audit.record(session, actor=actor, action="unmerge", entity_type="contact", entity_id=record.survivor_id,
                  changes={"merged_contact": [None, record.merged_id]})  # fmt: skip
     restored = session.get(Contact, record.merged_id)

@@ -1,6 +1,15 @@
 """All ORM tables, in one package so Alembic and every domain see the same metadata."""
 
 from pitboard.models.base import Base
+from pitboard.models.consent import (
+    ConsentPurpose,
+    ConsentRecord,
+    ConsentState,
+    ErasureTombstone,
+    PrivacyRequest,
+    Suppression,
+    SystemSetting,
+)
 from pitboard.models.contacts import Account, Contact, CustomFieldDefinition, Identity, LifecycleStageChange
 from pitboard.models.ingest import (
     AccountIdentity,
@@ -15,6 +24,7 @@ from pitboard.models.ingest import (
     Source,
 )
 from pitboard.models.marketing import Campaign, Event
+from pitboard.models.messaging import Message
 from pitboard.models.pipeline import Opportunity
 from pitboard.models.platform import ROLES, ApiKey, AuditEntry, Job, User
 from pitboard.models.sales import SalesUser
@@ -29,20 +39,28 @@ __all__ = [
     "Base",
     "Campaign",
     "CampaignSpend",
+    "ConsentPurpose",
+    "ConsentRecord",
+    "ConsentState",
     "Contact",
     "ContactMerge",
     "CustomFieldDefinition",
     "DataContract",
     "DedupeCandidate",
+    "ErasureTombstone",
     "Event",
     "Identity",
     "ImportRun",
     "Job",
     "LifecycleStageChange",
+    "Message",
     "Opportunity",
+    "PrivacyRequest",
     "QualitySnapshot",
     "QuarantinedRecord",
     "SalesUser",
     "Source",
+    "Suppression",
+    "SystemSetting",
     "User",
 ]

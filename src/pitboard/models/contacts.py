@@ -35,7 +35,9 @@ class Contact(IdMixin, TimestampMixin, Base):
     """A person marketing knows about: a lead before sales accepts them, a contact after."""
 
     __tablename__ = "contacts"
-    __table_args__ = (Index("ix_contacts_lower_email", "email_normalized"),)
+    # AUTOINCREMENT on SQLite: without it a deleted (erased, merged) contact's id is handed to the next new
+    # contact, and undoing a merge or matching records of an erased person would hit the wrong one.
+    __table_args__ = (Index("ix_contacts_lower_email", "email_normalized"), {"sqlite_autoincrement": True})
 
     email: Mapped[str | None] = mapped_column(String(320))
     email_normalized: Mapped[str | None] = mapped_column(String(320))

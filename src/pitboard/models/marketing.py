@@ -41,6 +41,8 @@ class Event(IdMixin, Base):
         Index("ix_events_contact_occurred", "contact_id", "occurred_at"),
         Index("ix_events_occurred_at", "occurred_at"),
         Index("ix_events_name_occurred", "name", "occurred_at"),
+        # Data-subject export and erasure find a person's events by the user id a client sent.
+        Index("ix_events_user_id", "user_id"),
     )
 
     message_id: Mapped[str] = mapped_column(String(200))

@@ -106,6 +106,10 @@ def replay(session: Session, record_id: int, *, actor: Actor) -> QuarantinedReco
 
 
 def _replay(session: Session, record: QuarantinedRecord, actor: Actor) -> list[str]:
+    if record.channel == "consent_import":
+        from pitboard.consent.importer import replay_consent_record
+
+        return replay_consent_record(session, record, actor=actor)
     if record.channel == "import":
         from pitboard.imports.service import replay_import_record
 

@@ -30,18 +30,23 @@ from pitboard.models import Job
 log = get_logger(__name__)
 
 Handler = Callable[[Session, dict[str, Any]], None]
+DeadHandler = Callable[[Session, dict[str, Any], str], None]
 TASKS: dict[str, Handler] = {}
+DEAD_HANDLERS: dict[str, DeadHandler] = {}
 LOCK_TIMEOUT = timedelta(minutes=5)
 MAX_BACKOFF_SECONDS = 3600
 
 
-def task(name: str) -> Callable[[Handler], Handler]:
-    """Register a handler; the name is what is stored in the job row, so keep it stable."""
+def task(name: str, *, on_dead: DeadHandler | None = None) -> Callable[[Handler], Handler]:
+    """Register a handler; the name is what is stored in the job row, so keep it stable. ``on_dead`` runs
+    in the transaction that marks a job of this task dead, with its payload and last error."""
 
     def register(fn: Handler) -> Handler:
         if name in TASKS and TASKS[name] is not fn:
             raise ValueError(f"task {name!r} is registered twice")
         TASKS[name] = fn
+        if on_dead is not None:
+            DEAD_HANDLERS[name] = on_dead
         return fn
 
     return register
@@ -152,8 +157,16 @@ def _fail(engine: Engine, job: ClaimedJob, worker_id: str, exc: Exception) -> st
         values.update(status="dead", finished_at=utcnow())
     else:
         values.update(status="queued", run_at=utcnow() + timedelta(seconds=backoff_seconds(job.attempts)))
-    with engine.begin() as conn:
-        conn.execute(update(Job).where(Job.id == job.id, Job.locked_by == worker_id).values(**values))
+    with session_scope(engine) as session:
+        marked = session.execute(update(Job).where(Job.id == job.id, Job.locked_by == worker_id).values(**values))
+        on_dead = DEAD_HANDLERS.get(job.task)
+        if dead and on_dead is not None and marked.rowcount == 1:  # type: ignore[attr-defined]
+            try:
+                with session.begin_nested():
+                    on_dead(session, job.payload, error[:4000])
+            except Exception:
+                # The job is dead either way; a failing hook must not leave it running to be retried forever.
+                log.exception("on_dead hook failed", job_id=job.id, task=job.task)
     log.warning("job failed", job_id=job.id, task=job.task, attempts=job.attempts, dead=dead, error=error)
     return "dead" if dead else "queued"
 
