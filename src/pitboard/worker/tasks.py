@@ -7,7 +7,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from pitboard.messaging import tasks as messaging_tasks  # noqa: F401  (registers messaging.deliver)
 from pitboard.models import Contact, Event
+from pitboard.privacy import retention  # noqa: F401  (registers privacy.retention)
 from pitboard.quality import scores  # noqa: F401  (registers quality.snapshot)
 from pitboard.worker.queue import task
 
