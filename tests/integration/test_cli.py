@@ -27,7 +27,7 @@ def test_init_scaffolds_a_valid_project_and_migrates(tmp_path: Path) -> None:
     assert (tmp_path / "acme-ops" / "pitboard.yml").read_text().count("name: acme-ops") == 1
     check = runner.invoke(app, ["check", str(tmp_path / "acme-ops")])
     assert check.exit_code == 0, check.output
-    assert "lifecycle.yml, pitboard.yml valid" in check.output
+    assert "lifecycle.yml, pitboard.yml, privacy.yml valid" in check.output
 
 
 def test_check_reports_file_line_and_field(tmp_path: Path) -> None:

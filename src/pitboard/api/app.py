@@ -8,12 +8,14 @@ from sqlalchemy import Engine, text
 from pitboard import __version__
 from pitboard.api.errors import install_error_handlers
 from pitboard.campaigns.api import router as campaigns_router
+from pitboard.consent.api import router as consent_router
 from pitboard.contacts.api import router as contacts_router
 from pitboard.events.admin_api import router as ingestion_router
 from pitboard.events.api import router as tracking_router
 from pitboard.kit.db import make_engine
 from pitboard.kit.migrate import current_revision, head_revision
 from pitboard.pipeline.api import router as pipeline_router
+from pitboard.privacy.api import router as privacy_router
 from pitboard.quality.api import router as quality_router
 from pitboard.settings import Settings, get_settings
 from pitboard.web import install_web
@@ -42,6 +44,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.include_router(pipeline_router)
     api.include_router(ingestion_router)
     api.include_router(quality_router)
+    api.include_router(consent_router)
+    api.include_router(privacy_router)
     app.include_router(api)
     app.include_router(tracking_router)
 

@@ -8,34 +8,34 @@ from __future__ import annotations
 import re
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
     TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
+from sqlalchemy import func, select
 
 from pitboard import __version__
+from pitboard.cli.common import (
+    CLI_ACTOR,
+    DatabaseOpt,
+    _engine,
+    _fail,
+    _require_schema,
+    console,
+    err,
+    progress_bar,
+    unit_of_work,
+)
+from pitboard.cli.consent import audience_app, consent_app, suppressions_app
+from pitboard.cli.privacy import privacy_app
 from pitboard.kit import migrate as migrations
-from pitboard.kit.actor import Actor
-from pitboard.kit.db import make_engine, session_scope
+from pitboard.kit.db import session_scope
 from pitboard.kit.errors import PitboardError
 from pitboard.logging import configure_logging
-from pitboard.settings import get_settings
 
 app = typer.Typer(help="pitboard: the marketing team's pit crew.", no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="People who log into the web UI.", no_args_is_help=True)
@@ -54,55 +54,10 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(quality_app, name="quality")
-console = Console()
-err = Console(stderr=True)
-
-CLI_ACTOR = Actor(name="cli", interface="cli", role="admin")
-DatabaseOpt = Annotated[
-    str | None, typer.Option("--database-url", envvar="PITBOARD_DATABASE_URL", help="SQLAlchemy URL")
-]
-
-
-def _engine(database_url: str | None) -> Engine:
-    # A command is short-lived: without a pool every connection is closed as soon as it is released,
-    # instead of lingering until the garbage collector finds the engine.
-    return make_engine(database_url or get_settings().database_url, poolclass=NullPool)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
-    return typer.Exit(code)
-
-
-def _require_schema(engine: Engine) -> None:
-    current, head = migrations.current_revision(engine), migrations.head_revision()
-    if current != head:
-        raise _fail(f"the database schema is at {current or 'nothing'}, not {head}: run `pitboard migrate` first")
-
-
-@contextmanager
-def unit_of_work(database_url: str | None, *, require_schema: bool = True) -> Iterator[Session]:
-    """One command's transaction: committed on success; a pitboard error becomes a clear exit 1."""
-    engine = _engine(database_url)
-    if require_schema:
-        _require_schema(engine)
-    try:
-        with session_scope(engine) as session:
-            yield session
-    except PitboardError as exc:
-        raise _fail(exc.message) from exc
-
-
-def progress_bar(transient: bool = False) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=transient,
-    )
+app.add_typer(consent_app, name="consent")
+app.add_typer(suppressions_app, name="suppressions")
+app.add_typer(audience_app, name="audience")
+app.add_typer(privacy_app, name="privacy")
 
 
 @app.callback()
@@ -209,6 +164,7 @@ def demo(
     """Migrate, fill the database with a realistic synthetic data set, and create a demo login and API key."""
     from pitboard.auth import service as auth
     from pitboard.demo import generate_demo
+    from pitboard.demo.consent import generate_consent
     from pitboard.events import sources
     from pitboard.models import Contact, User
 
@@ -233,8 +189,11 @@ def demo(
             summary = generate_demo(
                 engine, contacts=contacts, seed=seed, ground_truth_path=ground_truth, progress=report
             )
+            consent_counts = generate_consent(
+                engine, seed=seed, now=summary.now, progress=lambda done, total: report("consent", done, total)
+            )
         table = Table("table", "rows", title=f"demo data in {summary.elapsed_seconds:.1f}s")
-        for table_name, count in summary.counts.items():
+        for table_name, count in {**summary.counts, **consent_counts}.items():
             table.add_row(table_name, f"{count:,}")
         console.print(table)
         console.print(f"ground-truth labels: {ground_truth}")

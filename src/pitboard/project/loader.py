@@ -7,13 +7,17 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from pitboard.project.schemas import LifecycleFile, ProjectFile
+from pitboard.project.schemas import LifecycleFile, PrivacyFile, ProjectFile
 from pitboard.project.yamlfile import LoadedYaml, YamlError, load_yaml
 from pitboard.quality.contracts import Contract
 
 PROJECT_FILE = "pitboard.yml"
 # Files this version understands; later features add theirs here.
-KNOWN_FILES: dict[str, type[BaseModel]] = {PROJECT_FILE: ProjectFile, "lifecycle.yml": LifecycleFile}
+KNOWN_FILES: dict[str, type[BaseModel]] = {
+    PROJECT_FILE: ProjectFile,
+    "lifecycle.yml": LifecycleFile,
+    "privacy.yml": PrivacyFile,
+}
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,39 @@ off_ladder:
   - {name: recycled, label: Recycled}
 """
 
+PRIVACY_TEMPLATE = """\
+# Consent purposes, the privacy-policy version people see, and how long data is kept.
+# Apply with `pitboard privacy apply`. Purposes left out are deactivated, never deleted.
+policy_version: "1"
+purposes:
+  - key: newsletter
+    label: Newsletter
+    description: "Our newsletter: articles, guides and event invitations."
+    channels: [email]
+    double_opt_in: true
+    consent_text: Yes, send me the newsletter. I can unsubscribe at any time.
+  - key: product_updates
+    label: Product updates
+    description: Release notes and product announcements.
+    channels: [email]
+    consent_text: Send me product updates and release notes.
+  - key: events
+    label: Events
+    description: Invitations to webinars, conferences and meetups.
+    channels: [email, sms]
+    consent_text: Invite me to webinars and events.
+  - key: sales_outreach
+    label: Sales outreach
+    description: A salesperson may contact me about offers that fit my company.
+    channels: [email, phone, sms]
+    consent_text: A salesperson may contact me by email, phone or text message.
+retention:
+  inactive_contact_days: null      # e.g. 1095 to erase contacts inactive for three years
+  exclude_lifecycle_stages: [customer, opportunity]
+  quarantine_days: 90
+  message_body_days: 365
+"""
+
 
 def scaffold(root: Path, *, name: str) -> list[Path]:
     """Create a new project folder; existing files are left untouched."""
@@ -134,6 +171,7 @@ def scaffold(root: Path, *, name: str) -> list[Path]:
     for filename, content in (
         (PROJECT_FILE, PROJECT_TEMPLATE.format(name=name)),
         ("lifecycle.yml", LIFECYCLE_TEMPLATE),
+        ("privacy.yml", PRIVACY_TEMPLATE),
     ):
         path = root / filename
         if not path.exists():
