@@ -27,7 +27,10 @@ from pitboard.models.marketing import Campaign, Event
 from pitboard.models.messaging import Message
 from pitboard.models.pipeline import Opportunity
 from pitboard.models.platform import ROLES, ApiKey, AuditEntry, Job, User
+from pitboard.models.project import ProjectVersion
 from pitboard.models.sales import SalesUser
+from pitboard.models.scoring import ContactScore, ScoringModel
+from pitboard.models.segments import Segment, SegmentMembership
 
 __all__ = [
     "ROLES",
@@ -44,6 +47,7 @@ __all__ = [
     "ConsentState",
     "Contact",
     "ContactMerge",
+    "ContactScore",
     "CustomFieldDefinition",
     "DataContract",
     "DedupeCandidate",
@@ -56,9 +60,13 @@ __all__ = [
     "Message",
     "Opportunity",
     "PrivacyRequest",
+    "ProjectVersion",
     "QualitySnapshot",
     "QuarantinedRecord",
     "SalesUser",
+    "ScoringModel",
+    "Segment",
+    "SegmentMembership",
     "Source",
     "Suppression",
     "SystemSetting",
