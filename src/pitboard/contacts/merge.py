@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from pitboard.audit import service as audit
 from pitboard.consent.ledger import rebuild_states
+from pitboard.contacts.changes import contacts_changed
 from pitboard.contacts.service import CONTACT_FIELDS
 from pitboard.contacts.survivorship import Side, choose_values
 from pitboard.kit.actor import Actor
@@ -110,6 +111,7 @@ def merge_contacts(
     session.delete(session.get(Contact, merged_id))
     session.flush()
     rebuild_states(session, [survivor_id])
+    contacts_changed(session, [survivor_id], reason="merged")
     audit.record(session, actor=actor, action="merge", entity_type="contact", entity_id=survivor_id,
                  changes={"merged_contact": [merged_id, None], "reason": [None, reason]})  # fmt: skip
     return record
@@ -135,6 +137,7 @@ def undo_merge(session: Session, *, merge_id: int, actor: Actor) -> Contact:
     record.undone_at = utcnow()
     session.flush()
     rebuild_states(session, [record.survivor_id, record.merged_id])
+    contacts_changed(session, [record.survivor_id, record.merged_id], reason="unmerged")
     audit.record(session, actor=actor, action="unmerge", entity_type="contact", entity_id=record.survivor_id,
                  changes={"merged_contact": [None, record.merged_id]})  # fmt: skip
     restored = session.get(Contact, record.merged_id)

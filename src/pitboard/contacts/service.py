@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from pitboard.audit import service as audit
 from pitboard.contacts import custom_fields
+from pitboard.contacts.changes import contacts_changed
 from pitboard.contacts.schemas import (
     AccountCreate,
     AccountUpdate,
@@ -156,6 +157,7 @@ def create_contact(session: Session, data: ContactCreate, *, actor: Actor) -> Co
     record_stage_change(session, contact, None, contact.lifecycle_stage, source=actor.interface)
     audit.created_recorded(session, contact, actor=actor, entity_type="contact", fields=CONTACT_FIELDS)
     session.flush()
+    contacts_changed(session, [contact.id], reason="created")
     return contact
 
 
@@ -199,6 +201,7 @@ def update_contact(session: Session, contact_id: int, data: ContactUpdate, *, ac
         diff.pop(internal, None)
     audit.record(session, actor=actor, action="update", entity_type="contact", entity_id=contact.id, changes=diff)
     session.flush()
+    contacts_changed(session, [contact.id], reason="updated")
     return contact
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from pitboard.contacts.changes import contacts_changed
 from pitboard.contacts.identities import owners
 from pitboard.contacts.merge import merge_contacts
 from pitboard.events.normalize import NormalizedMessage
@@ -316,6 +317,7 @@ def ingest_messages(
             .values(contact_id=resolver.current(contact_id))
         )
     _touch_contacts(session, rows)
+    contacts_changed(session, (row["contact_id"] for row in rows), reason="events")
     source.last_event_at = utcnow()
     result.accepted = len(rows)
     return result

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pitboard.audit import service as audit
+from pitboard.contacts.changes import contacts_changed
 from pitboard.contacts.custom_fields import FieldSpec
 from pitboard.contacts.service import custom_field_specs
 from pitboard.events import ingest
@@ -177,6 +178,7 @@ def write_chunk(session: Session, ctx: _Context, chunk: list[tuple[Any, dict[str
         return a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]
     for index, reason in outcome.problems.items():
         _quarantine(session, ctx, chunk[index][1], [reason])
+    contacts_changed(session, outcome.touched, reason="import")
     return outcome.created, outcome.updated, outcome.unchanged, len(outcome.problems)
 
 

@@ -62,6 +62,7 @@ class ChunkOutcome:
     updated: int = 0
     unchanged: int = 0
     problems: dict[int, str] = field(default_factory=dict)  # index in chunk → reason
+    touched: list[int] = field(default_factory=list)  # contacts created or changed, for derived state
 
 
 def _set_changed(obj: Any, values: Record, columns: Sequence[str]) -> list[str]:
@@ -137,6 +138,7 @@ def write_contacts(session: Session, records: list[Record], *, system: str) -> C
             session.execute(_table(Identity).insert(), identities)
         session.execute(_table(LifecycleStageChange).insert(), stages)
         out.created += len(new_rows)
+        out.touched.extend(ids)
 
     if updates:
         stored = {
@@ -164,6 +166,7 @@ def write_contacts(session: Session, records: list[Record], *, system: str) -> C
                     out.problems[index] = reason[1:]
                 elif reason == "updated":
                     out.updated += 1
+                    out.touched.append(contact_id)
                 else:
                     out.unchanged += 1
     return out

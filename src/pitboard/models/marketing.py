@@ -43,6 +43,9 @@ class Event(IdMixin, Base):
         Index("ix_events_name_occurred", "name", "occurred_at"),
         # Data-subject export and erasure find a person's events by the user id a client sent.
         Index("ix_events_user_id", "user_id"),
+        # "Did X at least N times in D days" for every contact (segments, scoring): 3-11x faster with the name
+        # in the key than ix_events_contact_occurred alone (bench/bench_conditions.py, 100k contacts).
+        Index("ix_events_contact_name_occurred", "contact_id", "name", "occurred_at"),
     )
 
     message_id: Mapped[str] = mapped_column(String(200))

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from pitboard.contacts import changes  # noqa: F401  (registers contacts.changed)
 from pitboard.messaging import tasks as messaging_tasks  # noqa: F401  (registers messaging.deliver)
 from pitboard.models import Contact, Event
 from pitboard.privacy import retention  # noqa: F401  (registers privacy.retention)
