@@ -19,6 +19,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from pitboard import __version__
+from pitboard.cli import project as project_cli
 from pitboard.cli.common import (
     CLI_ACTOR,
     DatabaseOpt,
@@ -58,6 +59,10 @@ app.add_typer(consent_app, name="consent")
 app.add_typer(suppressions_app, name="suppressions")
 app.add_typer(audience_app, name="audience")
 app.add_typer(privacy_app, name="privacy")
+app.command("plan")(project_cli.plan)
+app.command("apply")(project_cli.apply)
+app.command("versions")(project_cli.versions)
+app.command("schema")(project_cli.schema)
 
 
 @app.callback()

@@ -10,10 +10,7 @@ import typer
 from rich.table import Table
 
 from pitboard.cli.common import CLI_ACTOR, DatabaseOpt, _fail, console, unit_of_work
-from pitboard.consent.ledger import POLICY_VERSION_KEY
-from pitboard.consent.purposes import PurposeSpec, apply_purposes
-from pitboard.kit.time import utcnow
-from pitboard.models import SystemSetting
+from pitboard.consent.project import apply_privacy
 from pitboard.privacy import requests, retention
 from pitboard.privacy.export import document_bytes
 from pitboard.project.loader import load_project
@@ -38,23 +35,9 @@ def privacy_apply(
     if not isinstance(spec, PrivacyFile):
         raise _fail(f"{path / 'privacy.yml'} does not exist")
     with unit_of_work(database_url) as session:
-        specs = [
-            PurposeSpec(key=p.key, label=p.label, channels=tuple(p.channels), description=p.description,
-                        regime=p.regime, double_opt_in=p.double_opt_in, consent_text=p.consent_text)
-            for p in spec.purposes
-        ]  # fmt: skip
-        changes = apply_purposes(session, specs)
-        row = session.get(SystemSetting, POLICY_VERSION_KEY)
-        if spec.policy_version is None and row is not None:
-            session.delete(row)
-        elif spec.policy_version is not None and row is None:
-            session.add(SystemSetting(key=POLICY_VERSION_KEY, value=spec.policy_version, updated_at=utcnow()))
-        elif row is not None and spec.policy_version is not None:
-            row.value, row.updated_at = spec.policy_version, utcnow()
-        retention.set_policy(session, spec.retention.model_dump(), CLI_ACTOR)
-    for what, keys in changes.items():
-        if keys:
-            console.print(f"purposes {what}: {', '.join(keys)}")
+        changes = apply_privacy(session, spec, actor=CLI_ACTOR)
+    for what, items in changes.items():
+        console.print(f"{what}: {', '.join(items)}")
     console.print(f"✓ privacy.yml applied (policy version {spec.policy_version or 'unset'})")
 
 
