@@ -64,10 +64,10 @@ def write_csv(
     allowed: list[int] = []
 
     def flush() -> None:
-        rows = session.scalars(select(Contact).where(Contact.id.in_(allowed)).order_by(Contact.id))
-        for c in rows:
-            writer.writerow([c.id, c.email or "", c.phone or "", c.first_name or "", c.last_name or "",
-                             c.company_name or "", c.country or "", c.lifecycle_stage])  # fmt: skip
+        # Plain columns, not ORM objects: a 1M-contact export would fill the identity map for nothing.
+        columns = [getattr(Contact, "id" if c == "contact_id" else c) for c in COLUMNS]
+        rows = session.execute(select(*columns).where(Contact.id.in_(allowed)).order_by(Contact.id))
+        writer.writerows([["" if v is None else v for v in row] for row in rows])
         allowed.clear()
 
     for contact_id, verdict in iter_verdicts(session, contacts, channel=channel, purpose=purpose, kind="marketing"):

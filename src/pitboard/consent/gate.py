@@ -153,12 +153,14 @@ class _Checker:
         for cid, value in self.session.execute(select(Contact.id, column).where(Contact.id.in_(ids))):
             found[cid] = [value] if value else []
         if self.channel == "email":
+            # Filter the kind in Python: with a long IN list SQLite's planner prefers the (kind, value) index
+            # and walks every email identity (1.8 s per 1,000 contacts at 1M) instead of ix_identities_contact_id.
             rows = self.session.execute(
-                select(Identity.contact_id, Identity.value).where(
-                    Identity.kind == "email", Identity.contact_id.in_(ids)
-                )
+                select(Identity.contact_id, Identity.kind, Identity.value).where(Identity.contact_id.in_(ids))
             )
-            for cid, value in rows:
+            for cid, kind, value in rows:
+                if kind != "email":
+                    continue
                 if cid in found and value and value.lower() not in (a.lower() for a in found[cid]):
                     found[cid].append(value)
         return found
