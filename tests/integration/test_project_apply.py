@@ -82,3 +82,58 @@ def test_cli_plan_apply_versions_and_schema(engine: Engine, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     privacy = json.loads((out / "privacy.schema.json").read_text())
     assert "purposes" in privacy["properties"]
+
+
+SCORING = """models:
+  - key: default
+    name: Default lead score
+    fit:
+      criteria:
+        - {name: Decision maker, points: 15, condition: {field: seniority, op: in, value: [director, vp]}}
+    engagement:
+      decay: {half_life_days: 30}
+      criteria:
+        - {name: Demo requested, event: demo_requested, points: 30}
+    thresholds:
+      - {score: 40}
+"""
+SEGMENT = """name: German directors
+condition:
+  all:
+    - {field: country, op: eq, value: DE}
+    - {field: seniority, op: eq, value: director}
+"""
+
+
+def test_scoring_and_segments_plan_and_apply_with_the_rest(session: Session, tmp_path: Path) -> None:
+    from pitboard.models import ScoringModel, Segment
+
+    root = _project(tmp_path)
+    (root / "scoring.yml").write_text(SCORING)
+    (root / "segments").mkdir()
+    (root / "segments" / "de-directors.yml").write_text(SEGMENT)
+    project = load_project(root)
+    assert project.ok, [str(p) for p in project.problems]
+    planned = project_apply.plan(session, project, actor=SYSTEM)
+    assert planned.changes["scoring"]
+    assert planned.changes["segments"]
+    assert session.scalar(select(func.count()).select_from(ScoringModel)) == 0
+    assert session.scalar(select(func.count()).select_from(Segment)) == 0
+    version = project_apply.apply(session, project, actor=SYSTEM)
+    assert version is not None
+    assert session.scalar(select(ScoringModel.key)) == "default"
+    segment = session.scalar(select(Segment).where(Segment.key == "de-directors"))
+    assert segment is not None
+    assert segment.origin == "project"
+    assert not project_apply.plan(session, load_project(root), actor=SYSTEM).has_changes
+
+
+def test_plan_since_simulates_the_scoring_change(engine: Engine, tmp_path: Path) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    root = _project(tmp_path)
+    (root / "scoring.yml").write_text(SCORING)
+    result = CliRunner().invoke(cli, ["plan", str(root), "--since", "2026-01-01", "--json", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    simulation = json.loads(result.output)["simulation"]["scoring"]
+    assert simulation["months"][0] == "2026-01"
+    assert len(simulation["proposed"]) == len(simulation["months"])

@@ -181,8 +181,8 @@ def test_daily_jobs_are_scheduled_once_per_day_whatever_the_number_of_workers(en
     schedule_daily(engine)
     schedule_daily(engine)  # a second worker on the same day
     with session_scope(engine) as s:
-        assert sorted(s.scalars(select(Job.task))) == ["privacy.retention", "quality.snapshot"]
-    assert run_worker(engine, burst=True) == Counter({"done": 2})
+        assert sorted(s.scalars(select(Job.task))) == ["privacy.retention", "quality.snapshot", "segments.refresh_all"]
+    assert run_worker(engine, burst=True) == Counter({"done": 3})
     with session_scope(engine) as s:
         assert s.scalar(select(func.count()).select_from(QualitySnapshot)) == 0  # empty tables: nothing to score
-        assert s.scalars(select(Job.status)).all() == ["done", "done"]
+        assert s.scalars(select(Job.status)).all() == ["done", "done", "done"]

@@ -17,6 +17,8 @@ from pitboard.kit.migrate import current_revision, head_revision
 from pitboard.pipeline.api import router as pipeline_router
 from pitboard.privacy.api import router as privacy_router
 from pitboard.quality.api import router as quality_router
+from pitboard.scoring.api import router as scoring_router
+from pitboard.segments.api import router as segments_router
 from pitboard.settings import Settings, get_settings
 from pitboard.web import install_web
 
@@ -46,6 +48,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.include_router(quality_router)
     api.include_router(consent_router)
     api.include_router(privacy_router)
+    api.include_router(segments_router)
+    api.include_router(scoring_router)
     app.include_router(api)
     app.include_router(tracking_router)
 

@@ -33,6 +33,8 @@ from pitboard.cli.common import (
 )
 from pitboard.cli.consent import audience_app, consent_app, suppressions_app
 from pitboard.cli.privacy import privacy_app
+from pitboard.cli.scoring import lifecycle_app, scoring_app
+from pitboard.cli.segments import segments_app
 from pitboard.kit import migrate as migrations
 from pitboard.kit.db import session_scope
 from pitboard.kit.errors import PitboardError
@@ -59,6 +61,9 @@ app.add_typer(consent_app, name="consent")
 app.add_typer(suppressions_app, name="suppressions")
 app.add_typer(audience_app, name="audience")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(segments_app, name="segments")
+app.add_typer(scoring_app, name="scoring")
+app.add_typer(lifecycle_app, name="lifecycle")
 app.command("plan")(project_cli.plan)
 app.command("apply")(project_cli.apply)
 app.command("versions")(project_cli.versions)

@@ -24,7 +24,7 @@ from pitboard.kit.crud import apply_changes, get_or_404, keyset_page
 from pitboard.kit.errors import Conflict, ValidationFailed
 from pitboard.kit.pagination import Page
 from pitboard.kit.time import utcnow
-from pitboard.lifecycle.stages import DEFAULT_STAGES
+from pitboard.lifecycle.definitions import stage_names
 from pitboard.models import (
     Account,
     Contact,
@@ -106,8 +106,10 @@ def _check_references(session: Session, values: dict[str, Any]) -> None:
     if values.get("owner_id") is not None and session.get(SalesUser, values["owner_id"]) is None:
         raise ValidationFailed(f"sales user {values['owner_id']} does not exist")
     stage = values.get("lifecycle_stage")
-    if stage is not None and stage not in DEFAULT_STAGES:
-        raise ValidationFailed(f"lifecycle_stage must be one of {', '.join(DEFAULT_STAGES)}, not {stage!r}")
+    if stage is not None:
+        stages = stage_names(session)  # the applied lifecycle definition's, else the default ladder
+        if stage not in stages:
+            raise ValidationFailed(f"lifecycle_stage must be one of {', '.join(stages)}, not {stage!r}")
 
 
 def _normalized(applied: Applied) -> dict[str, Any]:

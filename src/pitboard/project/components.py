@@ -4,10 +4,13 @@ before segments that may test them)."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from pitboard.kit.actor import Actor
-from pitboard.project.apply import register_component
+from pitboard.project.apply import register_component, register_simulator
 from pitboard.project.loader import Project
 from pitboard.project.schemas import PrivacyFile
 
@@ -27,3 +30,50 @@ def _contracts(session: Session, project: Project, actor: Actor) -> dict[str, li
     result = apply_contracts(session, project.contracts, actor=actor)
     return {k: v for k, v in (("created", result.created), ("updated", result.updated),
                               ("deactivated", result.deactivated)) if v}  # fmt: skip
+
+
+@register_component("lifecycle", order=30)
+def _lifecycle(session: Session, project: Project, actor: Actor) -> dict[str, list[str]]:
+    from pitboard.lifecycle.definitions import apply_lifecycle
+    from pitboard.lifecycle.schemas import LifecycleSpec
+
+    spec = project.files.get("lifecycle.yml")
+    return apply_lifecycle(session, spec, actor=actor) if isinstance(spec, LifecycleSpec) else {}
+
+
+@register_component("scoring", order=40)
+def _scoring(session: Session, project: Project, actor: Actor) -> dict[str, list[str]]:
+    from pitboard.lifecycle.schemas import LifecycleSpec
+    from pitboard.scoring.definitions import apply_models
+    from pitboard.scoring.schemas import ScoringFile
+
+    spec = project.files.get("scoring.yml")
+    lifecycle = project.files.get("lifecycle.yml")
+    models = spec.models if isinstance(spec, ScoringFile) else []
+    # Thresholds name stages of the lifecycle being applied with them, not only of the one applied before.
+    return apply_models(session, models, actor=actor,
+                        lifecycle_spec=lifecycle if isinstance(lifecycle, LifecycleSpec) else None)  # fmt: skip
+
+
+@register_component("segments", order=50)
+def _segments(session: Session, project: Project, actor: Actor) -> dict[str, list[str]]:
+    from pitboard.segments.service import apply_segments
+
+    return apply_segments(session, project.segments, actor=actor)
+
+
+@register_simulator("scoring")
+def _simulate_scoring(session: Session, project: Project, since: date) -> dict[str, Any]:
+    """MQLs per month under the applied and the proposed scoring, and the sales acceptance of the difference."""
+    from pitboard.lifecycle.definitions import current_spec
+    from pitboard.lifecycle.schemas import LifecycleSpec
+    from pitboard.scoring.schemas import ScoringFile
+    from pitboard.scoring.simulate import simulate
+
+    spec = project.files.get("scoring.yml")
+    if not isinstance(spec, ScoringFile):
+        return {"notes": ["the project has no scoring.yml"]}
+    lifecycle = project.files.get("lifecycle.yml")
+    lifecycle_spec = lifecycle if isinstance(lifecycle, LifecycleSpec) else current_spec(session)
+    report = simulate(session, models=spec.models, lifecycle_spec=lifecycle_spec, since=since)
+    return report.to_dict()

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from pitboard.project.schemas import LifecycleFile, PrivacyFile, ProjectFile
+from pitboard.conditions import FieldRegistry, validation_context
+from pitboard.lifecycle.schemas import LifecycleSpec
+from pitboard.project.schemas import PrivacyFile, ProjectFile
 from pitboard.project.yamlfile import LoadedYaml, YamlError, load_yaml
 from pitboard.quality.contracts import Contract
+from pitboard.scoring.schemas import ScoringFile
+from pitboard.segments.schemas import SegmentSpec
 
 PROJECT_FILE = "pitboard.yml"
 # Files this version understands; later features add theirs here.
 KNOWN_FILES: dict[str, type[BaseModel]] = {
     PROJECT_FILE: ProjectFile,
-    "lifecycle.yml": LifecycleFile,
+    "lifecycle.yml": LifecycleSpec,
+    "scoring.yml": ScoringFile,
     "privacy.yml": PrivacyFile,
 }
 
@@ -45,21 +51,32 @@ class Project:
         ]
 
     @property
+    def segments(self) -> list[SegmentSpec]:
+        return [
+            m for name, m in sorted(self.files.items()) if name.startswith("segments/") and isinstance(m, SegmentSpec)
+        ]
+
+    @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def load_project(root: Path) -> Project:
+def load_project(root: Path, *, registry: FieldRegistry | None = None) -> Project:
+    """Load and validate ``root``. Conditions are checked against ``registry`` (the database's custom fields);
+    without one, only standard fields are known."""
     project = Project(root=root)
+    context = validation_context(registry) if registry is not None else None
     if not (root / PROJECT_FILE).is_file():
         project.problems.append(Problem(root / PROJECT_FILE, None, "", "missing: run `pitboard init` to create one"))
         return project
     for name, schema in KNOWN_FILES.items():
         path = root / name
         if path.is_file():
-            _validate(project, path, schema)
+            _validate(project, path, schema, context=context)
     for path in sorted((root / "contracts").glob("*.y*ml")):
         _validate(project, path, Contract, key=f"contracts/{path.name}")
+    for path in sorted((root / "segments").glob("*.y*ml")):
+        _validate(project, path, SegmentSpec, key=f"segments/{path.name}", context=context, default_key=path.stem)
     _check_contract_names(project)
     return project
 
@@ -80,7 +97,10 @@ def _check_contract_names(project: Project) -> None:
             seen[model.name] = key
 
 
-def _validate(project: Project, path: Path, schema: type[BaseModel], *, key: str | None = None) -> None:
+def _validate(
+    project: Project, path: Path, schema: type[BaseModel], *, key: str | None = None,
+    context: dict[str, Any] | None = None, default_key: str | None = None,
+) -> None:  # fmt: skip
     try:
         loaded = load_yaml(path)
     except YamlError as exc:
@@ -89,8 +109,12 @@ def _validate(project: Project, path: Path, schema: type[BaseModel], *, key: str
     if not isinstance(loaded.data, dict):
         project.problems.append(Problem(path, 1, "", "must be a mapping of keys to values"))
         return
+    data = loaded.data
+    if default_key is not None:
+        # A segment file's key is its file name unless it says otherwise.
+        data = {"key": default_key, **data}
     try:
-        project.files[key or path.name] = schema.model_validate(loaded.data)
+        project.files[key or path.name] = schema.model_validate(data, context=context)
     except ValidationError as exc:
         project.problems.extend(_problems(loaded, exc))
 

@@ -31,27 +31,6 @@ class ProjectFile(_Strict):
         return value
 
 
-class Stage(_Strict):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    label: str
-    description: str | None = None
-
-
-class LifecycleFile(_Strict):
-    """``lifecycle.yml``: the stage ladder, in funnel order, plus the stages off the ladder."""
-
-    stages: list[Stage] = Field(min_length=1)
-    off_ladder: list[Stage] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _unique(self) -> LifecycleFile:
-        names = [s.name for s in (*self.stages, *self.off_ladder)]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"stage names must be unique; repeated: {', '.join(dupes)}")
-        return self
-
-
 class Purpose(_Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str = Field(min_length=1)

@@ -11,13 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pitboard.project.schemas import LifecycleFile, PrivacyFile, ProjectFile
+from pitboard.lifecycle.schemas import lifecycle_json_schema
+from pitboard.project.schemas import PrivacyFile, ProjectFile
 from pitboard.quality.contracts import Contract
+from pitboard.scoring.schemas import scoring_json_schema
+from pitboard.segments.schemas import segment_file_schema
 
 SchemaFn = Callable[[], dict[str, Any]]
 _SCHEMAS: dict[str, SchemaFn] = {
     "pitboard": ProjectFile.model_json_schema,
-    "lifecycle": LifecycleFile.model_json_schema,
+    "lifecycle": lifecycle_json_schema,
+    "scoring": scoring_json_schema,
+    "segment": segment_file_schema,
     "privacy": PrivacyFile.model_json_schema,
     "contract": Contract.model_json_schema,
 }

@@ -22,7 +22,7 @@ from pitboard.lifecycle.stages import DEFAULT_STAGES
 from pitboard.models import Account, Opportunity, SalesUser
 from pitboard.pipeline import service as pipeline
 from pitboard.pipeline.schemas import STAGES as OPPORTUNITY_STAGES
-from pitboard.web import consent_pages, queries
+from pitboard.web import consent_pages, queries, scoring_pages
 from pitboard.web.auth import CurrentUser
 from pitboard.web.render import error_page, render, url_with
 
@@ -123,6 +123,7 @@ def contact_detail(
         "event_count": queries.count_events(session, contact.id),
         "property_summary": queries.property_summary,
         "consent": consent_pages.contact_consent(request, session, contact, user),
+        "scores": scoring_pages.contact_scores(session, contact.id),
         "is_first_page": cursor is None,
         "next_url": (
             url_with(

@@ -15,7 +15,17 @@ from pitboard.auth import service as auth_service
 from pitboard.kit.errors import Unauthorized
 from pitboard.kit.time import utcnow
 from pitboard.settings import Settings
-from pitboard.web import charts, consent_pages, data_pages, dedupe_pages, pages, public_pages, quality_pages
+from pitboard.web import (
+    charts,
+    consent_pages,
+    data_pages,
+    dedupe_pages,
+    pages,
+    public_pages,
+    quality_pages,
+    scoring_pages,
+    segment_pages,
+)
 from pitboard.web.auth import (
     CsrfFailed,
     CsrfForm,
@@ -54,6 +64,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(dedupe_pages.router)
     app.include_router(public_pages.router)
     app.include_router(consent_pages.router)
+    app.include_router(segment_pages.router)
+    app.include_router(scoring_pages.router)
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(CsrfFailed, _csrf_failed)
     # api/errors.py renders HTTP errors outside /api/ and /v1/ with this, so a browser gets a page, not JSON.

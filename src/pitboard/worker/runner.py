@@ -19,7 +19,7 @@ from pitboard.worker.queue import claim, enqueue, run_claimed
 
 # Jobs every worker makes sure exist once a day. The idempotency key carries the date, so however many
 # workers run, each day gets exactly one job of each.
-DAILY_TASKS = ("quality.snapshot", "privacy.retention")
+DAILY_TASKS = ("quality.snapshot", "privacy.retention", "segments.refresh_all")
 
 log = get_logger(__name__)
 

@@ -7,11 +7,14 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from pitboard import segments  # noqa: F401  (registers the segments listener, refresh tasks, privacy steps)
 from pitboard.contacts import changes  # noqa: F401  (registers contacts.changed)
+from pitboard.lifecycle import tasks as lifecycle_tasks  # noqa: F401  (lifecycle listener, advance_all)
 from pitboard.messaging import tasks as messaging_tasks  # noqa: F401  (registers messaging.deliver)
 from pitboard.models import Contact, Event
 from pitboard.privacy import retention  # noqa: F401  (registers privacy.retention)
 from pitboard.quality import scores  # noqa: F401  (registers quality.snapshot)
+from pitboard.scoring import tasks as scoring_tasks  # noqa: F401  (scoring listener, rescore jobs)
 from pitboard.worker.queue import task
 
 

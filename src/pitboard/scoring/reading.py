@@ -1,0 +1,146 @@
+"""Run the bulk paths' read-only SELECTs, in parallel where that pays, and hand back integer arrays.
+
+Every bulk statement selects integers only (ids, bit masks, counts, weights), so results travel as int64
+NumPy arrays, one row per result row.
+
+* **Small databases, or** ``parallel=False``: one statement after another on the session's connection.
+* **PostgreSQL**: a thread per statement, each on its own connection of the session's engine: the server
+  works on them in parallel, the threads only wait.
+* **SQLite**: a process per statement (at most one per CPU at a time). Threads do not help there: SQLite serialises
+  its memory allocator across the connections of one process, and two threads took longer than one
+  (measured: 2.0 s on two threads against 1.15 s on one and 0.5 s on two processes for a scan of a million
+  contacts). Each statement is rendered to SQL with its values inline, wrapped in ``group_concat`` so one
+  string comes back instead of a million tuples, and read on a read-only connection in WAL mode.
+
+The parallel paths read **committed** data: they run on other connections than the session's, so bulk
+callers read before they write (and tests commit before calling).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Engine, Select, func, select
+from sqlalchemy.orm import Session
+
+Ints = npt.NDArray[np.int64]
+AnySelect = Select[*tuple[Any, ...]]
+PARALLEL_FROM_CONTACTS = 50_000  # below this, starting processes costs more than it saves
+# The reader process: a bare interpreter (-I: no site packages, no environment) that runs one statement on a
+# read-only connection and writes its single text value to stdout.
+_READER = """
+import sqlite3, sys
+conn = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=30)
+conn.execute("PRAGMA cache_size=-65536")
+row = conn.execute(sys.stdin.read()).fetchone()
+sys.stdout.write(row[0] if row and row[0] is not None else "")
+"""
+
+
+def parallelism() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _empty(stmt: AnySelect) -> Ints:
+    return np.zeros((0, len(stmt.selected_columns)), dtype=np.int64)
+
+
+def _array(rows: list[Any], stmt: AnySelect) -> Ints:
+    if not rows:
+        return _empty(stmt)
+    return np.asarray(rows, dtype=np.int64).reshape(len(rows), len(stmt.selected_columns))
+
+
+def _fetch(result: Any) -> list[Any]:
+    """Rows straight from the driver: integers need no type processing, and a million Row objects cost a
+    second on their own."""
+    rows: list[Any] = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
+    return rows
+
+
+def should_parallelise(session: Session) -> bool:
+    from pitboard.models import Contact
+
+    engine = session.get_bind()
+    if engine.dialect.name == "sqlite" and sqlite_path(engine) is None:
+        return False
+    contacts = session.scalar(select(func.max(Contact.id)).select_from(Contact)) or 0
+    return int(contacts) >= PARALLEL_FROM_CONTACTS
+
+
+def sqlite_path(engine: Any) -> str | None:
+    database = engine.url.database
+    if not database or database == ":memory:" or engine.url.query.get("mode") == "memory":
+        return None
+    return os.path.abspath(str(database))
+
+
+def read_all(session: Session, statements: Sequence[AnySelect], *, parallel: bool | None = None) -> list[Ints]:
+    """Every statement's rows as an (rows, columns) int64 array, in the order given."""
+    if not statements:
+        return []
+    if parallel is None:
+        parallel = len(statements) > 1 and should_parallelise(session)
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    if not parallel:
+        conn = session.connection()
+        return [_array(_fetch(conn.execute(stmt)), stmt) for stmt in statements]
+    if engine.dialect.name == "sqlite":
+        return _sqlite_processes(engine, statements)
+    return _threads(engine, statements)
+
+
+def _threads(engine: Engine, statements: Sequence[AnySelect]) -> list[Ints]:
+    def run(stmt: AnySelect) -> Ints:
+        with engine.connect() as conn:
+            rows = _fetch(conn.execute(stmt))
+            conn.rollback()
+        return _array(rows, stmt)
+
+    with ThreadPoolExecutor(max_workers=min(parallelism(), len(statements))) as pool:
+        return list(pool.map(run, statements))
+
+
+def _sqlite_processes(engine: Engine, statements: Sequence[AnySelect]) -> list[Ints]:
+    path = sqlite_path(engine)
+    assert path is not None
+    texts = [_concatenated(engine, stmt) for stmt in statements]
+
+    def run(sql: str) -> str:
+        done = subprocess.run(  # noqa: S603 - our own interpreter and script; the SQL goes in on stdin
+            [sys.executable, "-I", "-c", _READER, path], input=sql, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"the SQLite reader process failed: {done.stderr.strip()[-2000:]}")
+        return done.stdout
+
+    # Threads only wait for the processes here, so the GIL is no bottleneck.
+    with ThreadPoolExecutor(max_workers=min(parallelism(), len(texts))) as pool:
+        results = list(pool.map(run, texts))
+    out = []
+    for stmt, text in zip(statements, results, strict=True):
+        if not text:
+            out.append(_empty(stmt))
+            continue
+        values = np.array(text.split(","), dtype=np.int64)
+        out.append(values.reshape(-1, len(stmt.selected_columns)))
+    return out
+
+
+def _concatenated(engine: Engine, stmt: AnySelect) -> str:
+    """``SELECT group_concat(c0 || ',' || c1 ..., ',') FROM (stmt)`` with every value inline."""
+    width = len(stmt.selected_columns)
+    labelled = stmt.with_only_columns(*[c.label(f"c{i}") for i, c in enumerate(stmt.selected_columns)])
+    inner = str(labelled.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    # coalesce: group_concat skips NULLs, which would shift every value after one.
+    row = " || ',' || ".join(f"coalesce(c{i}, 0)" for i in range(width))
+    return f"SELECT group_concat({row}, ',') FROM ({inner}) AS q"
