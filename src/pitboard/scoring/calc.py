@@ -152,6 +152,7 @@ def _cut(values: Ints, cap: int | None) -> Ints:
 
 # --- explanations --------------------------------------------------------------------------------
 
+
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 

@@ -77,9 +77,12 @@ def write_bulk(session: Session, scores: Scores, rows: list[Row], *, now: dateti
     # Whether any row is there at all, and whether any is of the current version (the first found will do).
     params = {"key": model.key, "version": model.version}
     stored = conn.execute(text("SELECT 1 FROM contact_scores WHERE model_key = :key LIMIT 1"), params).first()
-    current = stored and conn.execute(
-        text("SELECT 1 FROM contact_scores WHERE model_key = :key AND model_version = :version LIMIT 1"), params
-    ).first()
+    current = (
+        stored
+        and conn.execute(
+            text("SELECT 1 FROM contact_scores WHERE model_key = :key AND model_version = :version LIMIT 1"), params
+        ).first()
+    )
     if not current:
         out = _replace(conn, model.key, model.version, rows, now=now, stored=bool(stored),
                        thresholds=bool(model.thresholds))  # fmt: skip
