@@ -120,6 +120,11 @@ def cleanup(engine: Engine) -> int:
         keys = list(session.scalars(select(ScoringModel.key).where(ScoringModel.key.like(f"{KEY}%"))))
         removed = session.execute(delete(ContactScore).where(ContactScore.model_key.in_(keys))).rowcount  # type: ignore[attr-defined]
         session.execute(delete(ScoringModel).where(ScoringModel.key.in_(keys)))
+    if engine.dialect.name == "postgresql" and removed:
+        # Leave the table as found: a server without autovacuum would keep the deleted rows' space and every
+        # later run would write into a bloated table (a million-row load took 22 s instead of 10).
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE) contact_scores")
     return int(removed or 0)
 
 

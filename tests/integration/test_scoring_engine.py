@@ -35,7 +35,7 @@ from pitboard.models import (
     ScoringModel,
 )
 from pitboard.privacy.export import export_person
-from pitboard.scoring import bulk
+from pitboard.scoring import bulk, store
 from pitboard.scoring import engine as scoring
 from pitboard.scoring import privacy as _scoring_privacy  # noqa: F401  (registers the export section)
 from pitboard.scoring.calc import Renderer, compute
@@ -440,3 +440,28 @@ def test_explain_export_and_distribution(engine: Engine, session: Session) -> No
     assert [(t["criterion"], t["points"], t["contacts"]) for t in top] == [
         ("Senior", 15.0, 1), ("Demos", 10.0, 1), ("Pro plan", 7.5, 1)
     ]  # fmt: skip
+
+
+def test_a_contact_erased_during_a_rescore_is_left_out(session: Session) -> None:
+    install(session)
+    keep = add_contact(session, seniority="vp")
+    gone = add_contact(session, seniority="vp")
+    session.commit()
+
+    def rescore_while_erasing(contact_id: int) -> store.Written:
+        compiled_model = model(session, "default")
+        session.rollback()
+        scores = compute(compiled_model, bulk.gather(session, compiled_model, now=NOW, parallel=False))
+        rows = store.explained_rows(scores)
+        session.execute(delete(Contact).where(Contact.id == contact_id))  # erased meanwhile
+        return store.write_bulk(session, scores, rows, now=NOW)
+
+    first = rescore_while_erasing(gone)  # no rows yet: the bulk load
+    assert first.written == 1
+    assert set(stored(session, "default")) == {keep}
+    session.commit()
+    late = add_contact(session, seniority="director")
+    session.commit()
+    second = rescore_while_erasing(late)  # rows of this version exist: only the differences are written
+    assert second.written == 0
+    assert set(stored(session, "default")) == {keep}

@@ -277,8 +277,8 @@ class FunnelStage:
     entered: int  # distinct contacts that entered this stage in the period
     reached: int | None  # ladder only: entered this stage or a later one (a skip passes the stages between)
     conversion_to_next: float | None  # reached(next) / reached(this)
-    median_days_to_next: float | None  # from entering this stage to entering the next, where both happened
-    timed_to_next: int  # how many such pairs the median is over
+    median_days_to_next: float | None  # time spent here before a move straight to the next stage
+    timed_to_next: int  # how many such moves the median is over
 
 
 @dataclass(frozen=True)

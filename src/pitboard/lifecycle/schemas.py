@@ -27,7 +27,7 @@ Conditions are validated against the field registry: use :func:`validate_lifecyc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -288,14 +288,3 @@ def lifecycle_json_schema(registry: FieldRegistry | None = None) -> dict[str, An
     if registry is not None and "FieldCondition" in schema.get("$defs", {}):
         schema["$defs"]["FieldCondition"]["properties"]["field"]["enum"] = registry.names()
     return schema
-
-
-def names_in(stages: Iterable[StageSpec]) -> list[str]:
-    return [s.name for s in stages]
-
-
-def describe_rules(spec: LifecycleSpec) -> Mapping[str, str]:
-    """Each rule's name as stage-change reasons and diffs show it."""
-    out = {f"entry:{s.name}": f"entry rule of {s.name}" for s in (*spec.stages, *spec.off_ladder) if s.entry}
-    out.update({f"recycle:{r.name}": f"recycle rule {r.name}" for r in spec.recycle})
-    return out

@@ -51,7 +51,7 @@ from pitboard.kit.time import ensure_utc
 from pitboard.models import Contact, Event
 from pitboard.scoring.calc import Bools, Facts, Ints
 from pitboard.scoring.model import WEIGHT_SCALE, CompiledModel, Criterion
-from pitboard.scoring.reading import parallelism, read_all, should_parallelise
+from pitboard.scoring.reading import parallelism, partitions, read_all, should_parallelise
 
 _CONTACTS: FromClause = Contact.__table__
 _EVENTS: FromClause = Event.__table__
@@ -282,7 +282,7 @@ def gather(
     ctx = CompileContext.for_session(session, now=now)
     if parallel is None:
         parallel = should_parallelise(session)
-    ranges = _ranges(session, parallelism() if parallel else 1)
+    ranges = _ranges(session, partitions(session, parallel))
     if not ranges:
         return Facts.empty(model, np.zeros(0, dtype=np.int64))
     plain = [c for c in model.engagement if not c.where]
@@ -308,13 +308,13 @@ def gather(
     weighted = model.decay.kind == "half_life"
     plain_data = data["plain"]
     filtered_data = data["filtered"]
-    ids = np.unique(np.concatenate([fit_ids, plain_data[:, 0], filtered_data[:, 0]])).astype(np.int64)
+    ids, position = _union(fit_ids, plain_data[:, 0], filtered_data[:, 0])
     facts = Facts.empty(model, ids)
     if matched is not None and len(fit_ids):
-        facts.matched[np.searchsorted(ids, fit_ids)] = matched
+        facts.matched[position(fit_ids)] = matched
     column = {c.index: k for k, c in enumerate(model.engagement)}
     if plain and len(plain_data):
-        rows = np.searchsorted(ids, plain_data[:, 0])
+        rows = position(plain_data[:, 0])
         names = plain_names(plain)
         for criterion in plain:
             hit = plain_data[:, 1] == names.index(str(criterion.event))
@@ -324,7 +324,7 @@ def gather(
                 plain_data[hit, 3] if weighted else occurrences * WEIGHT_SCALE
             )
     if filtered and len(filtered_data):
-        rows = np.searchsorted(ids, filtered_data[:, 0])
+        rows = position(filtered_data[:, 0])
         step = 2 if weighted else 1
         for j, criterion in enumerate(filtered):
             occurrences = filtered_data[:, 1 + j * step]
@@ -334,6 +334,27 @@ def gather(
             )
     _apply_max_occurrences(session, model, facts, ctx, note, parallel)
     return facts
+
+
+def _union(*parts: Ints) -> tuple[Ints, Callable[[Ints], Ints]]:
+    """The sorted distinct ids of ``parts`` and a function from ids to their positions in it. Contact ids are
+    dense, so a flag per id does in milliseconds what sorting three million ids did in half a second."""
+    present = [p for p in parts if len(p)]
+    if not present:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, lambda found: np.searchsorted(empty, found)
+    low = min(int(p.min()) for p in present)
+    high = max(int(p.max()) for p in present)
+    if high - low > 20 * sum(len(p) for p in present) + 1_000_000:
+        # Sparse ids (a sequence with long gaps): sort instead of a flag per possible id.
+        sorted_ids = np.unique(np.concatenate(present)).astype(np.int64)
+        return sorted_ids, lambda found: np.searchsorted(sorted_ids, found)
+    flags = np.zeros(high - low + 1, dtype=np.bool_)
+    for part in present:
+        flags[part - low] = True
+    ids = (np.flatnonzero(flags) + low).astype(np.int64)
+    index = np.cumsum(flags, dtype=np.int64) - 1
+    return ids, lambda found: index[found - low]
 
 
 def _apply_max_occurrences(

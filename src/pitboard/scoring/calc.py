@@ -45,11 +45,12 @@ class Facts:
     @classmethod
     def empty(cls, model: CompiledModel, contact_ids: Ints) -> Facts:
         n = len(contact_ids)
+        # Column-major: facts are filled and read one criterion (column) at a time.
         return cls(
             contact_ids,
-            np.zeros((n, len(model.fit)), dtype=np.bool_),
-            np.zeros((n, len(model.engagement)), dtype=np.int64),
-            np.zeros((n, len(model.engagement)), dtype=np.int64),
+            np.zeros((n, len(model.fit)), dtype=np.bool_, order="F"),
+            np.zeros((n, len(model.engagement)), dtype=np.int64, order="F"),
+            np.zeros((n, len(model.engagement)), dtype=np.int64, order="F"),
         )
 
 
@@ -102,12 +103,12 @@ class Scores:
 def compute(model: CompiledModel, facts: Facts) -> Scores:
     n = len(facts.contact_ids)
     fit = model.fit
-    points = np.zeros((n, len(model.criteria)), dtype=np.int64)
+    points = np.zeros((n, len(model.criteria)), dtype=np.int64, order="F")  # column-major: worked per criterion
     for j, criterion in enumerate(fit):
         points[facts.matched[:, j], j] = criterion.points
     for k, criterion in enumerate(model.engagement):
         points[:, len(fit) + k] = decayed_units(criterion.points, facts.weight[:, k])
-    group_sum = np.zeros((n, len(model.groups)), dtype=np.int64)
+    group_sum = np.zeros((n, len(model.groups)), dtype=np.int64, order="F")
     for criterion in model.criteria:
         group_sum[:, criterion.group] += points[:, criterion.index]
     group_cut = np.zeros_like(group_sum)

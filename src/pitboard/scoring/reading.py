@@ -48,6 +48,15 @@ def parallelism() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def partitions(session: Session, parallel: bool) -> int:
+    """Into how many contact-id ranges to split a scan. SQLite: one per CPU, each range read by its own
+    process. PostgreSQL: one, as the server splits a scan across its own parallel workers; ranges of a
+    contact id that does not order the heap made each worker read the whole events table (18 s against 5 s)."""
+    if not parallel or session.get_bind().dialect.name != "sqlite":
+        return 1
+    return parallelism()
+
+
 def _empty(stmt: AnySelect) -> Ints:
     return np.zeros((0, len(stmt.selected_columns)), dtype=np.int64)
 
@@ -131,7 +140,8 @@ def _sqlite_processes(engine: Engine, statements: Sequence[AnySelect]) -> list[I
         if not text:
             out.append(_empty(stmt))
             continue
-        values = np.array(text.split(","), dtype=np.int64)
+        # fromstring's text mode parses in C: six times faster than splitting into Python strings.
+        values = np.fromstring(text, dtype=np.int64, sep=",")
         out.append(values.reshape(-1, len(stmt.selected_columns)))
     return out
 

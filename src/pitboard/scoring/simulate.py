@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from pitboard.conditions import CompileContext, EventCondition, FieldCondition, load_field_registry
+from pitboard.conditions import CompileContext, EventCondition, FieldCondition, condition_to_data, load_field_registry
 from pitboard.conditions.facts import walk
 from pitboard.conditions.operators import Duration
 from pitboard.conditions.sql import _Compiler
@@ -48,10 +48,10 @@ from pitboard.kit.db import UTCDateTime
 from pitboard.kit.time import utcnow
 from pitboard.lifecycle.schemas import LifecycleSpec
 from pitboard.models import Contact, Event, LifecycleStageChange, Opportunity
-from pitboard.scoring.bulk import _fit_matrix, _ranges, fit_statements
+from pitboard.scoring.bulk import _fit_matrix, _NoIndex, _ranges, fit_statements
 from pitboard.scoring.calc import Facts, Ints, compute
 from pitboard.scoring.model import CompiledModel, Criterion, compile_model, load_active
-from pitboard.scoring.reading import parallelism, read_all, should_parallelise
+from pitboard.scoring.reading import partitions, read_all, should_parallelise
 from pitboard.scoring.schemas import ScoringModelSpec
 
 _EPOCH = date(1970, 1, 1)
@@ -143,17 +143,19 @@ class _History:
     def __init__(self, session: Session, spec: LifecycleSpec, parallel: bool) -> None:
         dialect = session.get_bind().dialect.name
         self.session, self.dialect, self.parallel = session, dialect, parallel
-        created = read_all(session, [select(Contact.id, _day_number(dialect, Contact.created_at))], parallel=False)[0]
+        names = list(spec.names)
+        code = case({n: i for i, n in enumerate(names)}, value=LifecycleStageChange.to_stage, else_=-1)
+        created, changes = read_all(
+            session,
+            [
+                select(Contact.id, _day_number(dialect, Contact.created_at)),
+                select(LifecycleStageChange.contact_id, _seconds(dialect, LifecycleStageChange.changed_at), code),
+            ],
+            parallel=parallel,
+        )
         order = np.argsort(created[:, 0])
         self.ids: Ints = created[order, 0]
         self.created_day: Ints = created[order, 1]
-        names = list(spec.names)
-        code = case({n: i for i, n in enumerate(names)}, value=LifecycleStageChange.to_stage, else_=-1)
-        changes = read_all(
-            session,
-            [select(LifecycleStageChange.contact_id, _seconds(dialect, LifecycleStageChange.changed_at), code)],
-            parallel=False,
-        )[0]
         changes = changes[np.isin(changes[:, 0], self.ids)]
         changes = changes[np.lexsort((changes[:, 1], changes[:, 0]))]
         self.change_key: Ints = np.searchsorted(self.ids, changes[:, 0]) * (1 << 40) + changes[:, 1]
@@ -161,6 +163,7 @@ class _History:
         self.change_owner: Ints = np.searchsorted(self.ids, changes[:, 0])
         self.change_at: Ints = changes[:, 1]
         self.rows: dict[str, Ints] = {}
+        self.fit: dict[tuple[Any, ...], Any] = {}
 
     def stage_codes_at(self, instant: datetime) -> Ints:
         """Each contact's stage (index into the definition's names) at ``instant``; -2 without history."""
@@ -173,12 +176,55 @@ class _History:
         return np.where(found, self.change_stage[np.maximum(position, 0)], -2)
 
 
+def _plain_rows(history: _History, names: list[str], first: date, last_instant: datetime) -> None:
+    """Every event of these names in the period, read in one pass over the covering index and kept per name
+    as (contact position, day number, occurrences) rows: criteria without property filters of every model
+    compared share them."""
+    wanted = [n for n in names if _signature(n, (), first) not in history.rows]
+    if not wanted:
+        return
+    session, dialect = history.session, history.dialect
+    events = Event.__table__
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    code = case({name: i for i, name in enumerate(wanted)}, value=events.c.name)
+    ranges = _ranges(session, partitions(session, history.parallel))
+    statements = [
+        select(events.c.contact_id, code, _day_number(dialect, events.c.occurred_at)).where(
+            events.c.contact_id.between(low, high),
+            _NoIndex(events.c.name).in_(wanted),
+            _NoIndex(events.c.occurred_at) <= literal(last_instant, UTCDateTime()),
+            _NoIndex(events.c.occurred_at) >= literal(start, UTCDateTime()),
+        )
+        for low, high in ranges
+    ]
+    parts = read_all(session, statements, parallel=history.parallel)
+    data = np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
+    data = data[np.isin(data[:, 0], history.ids)]
+    for i, name in enumerate(wanted):
+        own = data[data[:, 1] == i]
+        history.rows[_signature(name, (), first)] = _per_day(history, own[:, 0], own[:, 2], np.ones(len(own), np.int64))
+
+
+def _signature(event: str | None, where: tuple[Any, ...], first: date) -> str:
+    return orjson.dumps([event, [w.model_dump(mode="json") for w in where], first.isoformat()]).decode()
+
+
+def _per_day(history: _History, contact_ids: Ints, days: Ints, counts: Ints) -> Ints:
+    """(contact position, day, occurrences) per contact and day, by contact, newest day first."""
+    positions = np.searchsorted(history.ids, contact_ids)
+    offset = int(days.min()) if len(days) else 0
+    span = (int(days.max()) - offset + 1) if len(days) else 1
+    keys, inverse = np.unique(positions * span + (days - offset), return_inverse=True)
+    totals = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(keys)).astype(np.int64)
+    rows = np.stack([keys // span, keys % span + offset, totals], axis=1).astype(np.int64)
+    return rows[np.lexsort((-rows[:, 1], rows[:, 0]))]
+
+
 def _criterion_rows(
     history: _History, model: CompiledModel, criterion: Criterion, first: date, last_instant: datetime
 ) -> Ints:
     """(contact position, day number, occurrences) per contact and day, sorted by contact, newest day first."""
-    signature = orjson.dumps([criterion.event, [w.model_dump(mode="json") for w in criterion.where],
-                              first.isoformat()]).decode()  # fmt: skip
+    signature = _signature(criterion.event, criterion.where, first)
     cached = history.rows.get(signature)
     if cached is not None:
         return cached
@@ -194,7 +240,7 @@ def _criterion_rows(
         events.c.contact_id.is_not(None),
         *[compiler.property_predicate(events.c.properties, item) for item in criterion.where],
     ]
-    ranges = _ranges(session, parallelism() if history.parallel else 1)
+    ranges = _ranges(session, partitions(session, history.parallel))
     statements = [
         select(events.c.contact_id, day, func.count())
         .where(events.c.contact_id.between(low, high), *where)
@@ -205,16 +251,15 @@ def _criterion_rows(
     # No contacts at all means no id ranges and so no parts: an empty history, not an error.
     data = np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
     data = data[np.isin(data[:, 0], history.ids)]
-    data[:, 0] = np.searchsorted(history.ids, data[:, 0])
-    data = data[np.lexsort((-data[:, 1], data[:, 0]))]
-    history.rows[signature] = data
-    return data
+    rows = _per_day(history, data[:, 0], data[:, 1], data[:, 2])
+    history.rows[signature] = rows
+    return rows
 
 
 def _engagement_at(model: CompiledModel, rows: list[Ints], today: date, n: int) -> tuple[Ints, Ints]:
     """(weight, occurrences), each (contacts, engagement criteria), as of the end of ``today``."""
-    weight = np.zeros((n, len(model.engagement)), dtype=np.int64)
-    occurrences = np.zeros((n, len(model.engagement)), dtype=np.int64)
+    weight = np.zeros((n, len(model.engagement)), dtype=np.int64, order="F")
+    occurrences = np.zeros((n, len(model.engagement)), dtype=np.int64, order="F")
     today_number = (today - _EPOCH).days
     horizon = model.decay.horizon_days
     for k, (criterion, data) in enumerate(zip(model.engagement, rows, strict=True)):
@@ -243,8 +288,9 @@ def _totals(history: _History, model: CompiledModel, points: list[tuple[date, da
     """(contacts, len(points)) totals in units; contacts not yet created at a point score nothing there."""
     session = history.session
     n = len(history.ids)
+    _plain_rows(history, sorted({str(c.event) for c in model.engagement if not c.where}), first, points[-1][1])
     rows = [_criterion_rows(history, model, c, first, points[-1][1]) for c in model.engagement]
-    ranges = _ranges(session, parallelism() if history.parallel else 1)
+    ranges = _ranges(session, partitions(session, history.parallel))
     fit_once: np.ndarray[Any, Any] | None = None
     if model.fit and not _time_dependent(model):
         fit_once = _fit_at(history, model, points[-1][1], ranges)
@@ -261,11 +307,16 @@ def _totals(history: _History, model: CompiledModel, points: list[tuple[date, da
 
 
 def _fit_at(history: _History, model: CompiledModel, instant: datetime, ranges: list[tuple[int, int]]) -> Any:
+    conditions = tuple(orjson.dumps(condition_to_data(c.condition)).decode() for c in model.fit if c.condition)
+    key = (conditions, instant if _time_dependent(model) else None)
+    if key in history.fit:
+        return history.fit[key]  # the applied and the proposed model often share their fit criteria
     ctx = CompileContext(history.dialect, instant)
     data = np.concatenate(read_all(history.session, fit_statements(model, ctx, ranges), parallel=history.parallel))
     ids, matched = _fit_matrix(model, data)
     out = np.zeros((len(history.ids), len(model.fit)), dtype=np.bool_)
     out[np.searchsorted(history.ids, ids)] = matched
+    history.fit[key] = out
     return out
 
 
@@ -328,6 +379,8 @@ def simulate(
     # Events older than the longest horizon weigh nothing at the first month end; without decay all count.
     first = _EPOCH if len(known) < len(horizons) else baseline - timedelta(days=max(known, default=1))
     history = _History(session, lifecycle_spec, parallel)
+    plain = {str(c.event) for m in (*applied, *proposed) for c in m.engagement if not c.where}
+    _plain_rows(history, sorted(plain), first, points[-1][1])
     report.contacts = len(history.ids)
     report.months = [label for label, _day in ends]
     if not len(history.ids):
