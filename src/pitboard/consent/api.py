@@ -50,18 +50,6 @@ def _outcome(outcome: choices.Outcome) -> ConsentOutcomeOut:
     )
 
 
-def contact_suppressions(session: SessionDep, contact: Contact) -> list[Suppression]:
-    """Active suppressions of any of the contact's email addresses or its phone number."""
-    found: list[Suppression] = []
-    email_hashes = choices.email_hashes(session, contact)
-    found.extend(suppression.active_for(session, email_hashes, "email").values())
-    if contact.phone:
-        for channel in ("sms", "phone"):
-            key = suppression.hash_for(session, channel, contact.phone)
-            found.extend(suppression.active_for(session, [key], channel).values())
-    return found
-
-
 @router.get("/consent/purposes", response_model=list[PurposeOut], tags=["consent"])
 def list_purposes(session: SessionDep, actor: ActorDep) -> list[PurposeOut]:
     actor.require("viewer")
@@ -76,7 +64,7 @@ def contact_consent(contact_id: int, session: SessionDep, actor: ActorDep) -> Co
         contact_id=contact_id,
         states=[ConsentStateOut.model_validate(s) for s in ledger.states(session, contact_id)],
         history=[ConsentRecordOut.model_validate(r) for r in ledger.history(session, contact_id)],
-        suppressions=[SuppressionOut.model_validate(s) for s in contact_suppressions(session, contact)],
+        suppressions=[SuppressionOut.model_validate(row) for _, row in suppression.of_contact(session, contact)],
     )
 
 

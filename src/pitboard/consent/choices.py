@@ -16,9 +16,10 @@ from pitboard.consent.ledger import ConsentEntry
 from pitboard.consent.purposes import load_purposes
 from pitboard.consent.suppression import lift_self_liftable, suppress
 from pitboard.consent.tokens import double_opt_in_url
+from pitboard.contacts.identities import email_addresses
 from pitboard.kit.actor import Actor
 from pitboard.kit.errors import NotFound, ValidationFailed
-from pitboard.models import ConsentRecord, ConsentState, Contact, ContactMerge, Identity
+from pitboard.models import ConsentRecord, ConsentState, Contact, ContactMerge
 from pitboard.settings import Settings
 
 # Sources where the address has not been proven to belong to the person giving consent.
@@ -155,11 +156,7 @@ def confirm(
 
 def email_hashes(session: Session, contact: Contact) -> list[str]:
     key = salt(session)
-    addresses = {contact.email} if contact.email else set()
-    addresses.update(
-        session.scalars(select(Identity.value).where(Identity.contact_id == contact.id, Identity.kind == "email"))
-    )
-    return [subject_hash(key, address_kind("email"), a) for a in addresses if a]
+    return [subject_hash(key, address_kind("email"), a) for a in email_addresses(session, contact)]
 
 
 def unsubscribe(

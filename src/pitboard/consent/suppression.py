@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from pitboard.audit import service as audit
 from pitboard.consent.hashing import address_kind, salt, subject_hash
+from pitboard.contacts.identities import email_addresses
 from pitboard.kit.actor import Actor
 from pitboard.kit.errors import NotFound, ValidationFailed
 from pitboard.kit.time import utcnow
-from pitboard.models import Suppression
+from pitboard.models import Contact, Suppression
 from pitboard.models.consent import CHANNELS, SUPPRESSION_REASONS
 
 # Reasons that stop transactional mail too: the address cannot receive anything.
@@ -112,6 +113,18 @@ def active_hashes(session: Session, channel: str) -> dict[str, str]:
         )
     )
     return {str(h): str(r) for h, r in rows}
+
+
+def of_contact(session: Session, contact: Contact) -> list[tuple[str, Suppression]]:
+    """(address, suppression) for every active suppression of the contact's addresses: its email addresses on
+    the email channel, its phone number on SMS and phone."""
+    key = salt(session)
+    phones = [contact.phone] if contact.phone else []
+    found: list[tuple[str, Suppression]] = []
+    for channel, addresses in (("email", email_addresses(session, contact)), ("sms", phones), ("phone", phones)):
+        hashed = {subject_hash(key, address_kind(channel), a): a for a in addresses}
+        found.extend((hashed[h], row) for h, row in active_for(session, hashed, channel).items())
+    return found
 
 
 def lift_self_liftable(session: Session, *, hashes: Iterable[str], channel: str, reason: str, actor: Actor) -> int:

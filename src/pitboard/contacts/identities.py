@@ -36,6 +36,19 @@ def owners(session: Session, keys: Iterable[tuple[str, str]], *, accounts: bool 
     return found
 
 
+def email_addresses(session: Session, contact: Contact) -> list[str]:
+    """The contact's own email first, then its other email identities (old addresses of merged contacts),
+    without case duplicates: the addresses the consent gate checks suppressions for and email may go to."""
+    found = [contact.email] if contact.email else []
+    identities = session.scalars(
+        select(Identity.value).where(Identity.contact_id == contact.id, Identity.kind == "email").order_by(Identity.id)
+    )
+    for value in identities:
+        if value and value.lower() not in (a.lower() for a in found):
+            found.append(value)
+    return found
+
+
 def contact_id_for_email(session: Session, email: str) -> int | None:
     """The contact an address belongs to: its current email, else an email identity (an old address).
 

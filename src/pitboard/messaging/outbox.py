@@ -21,12 +21,13 @@ from sqlalchemy.orm import Session
 
 from pitboard.consent import gate, tokens
 from pitboard.consent.purposes import get_purpose
+from pitboard.contacts.identities import email_addresses
 from pitboard.kit.emails import InvalidEmail, normalize_email
 from pitboard.kit.errors import NotFound, ValidationFailed
 from pitboard.kit.time import utcnow
 from pitboard.logging import get_logger
 from pitboard.messaging import tasks
-from pitboard.messaging.recipients import belongs_to, contact_addresses
+from pitboard.messaging.recipients import belongs_to
 from pitboard.messaging.render import one_line, render_footer
 from pitboard.models import Contact, Job, Message
 from pitboard.models.messaging import MESSAGE_KINDS
@@ -162,7 +163,7 @@ def _checked_address(address: str) -> str:
 
 def _contact_address(session: Session, contact: Contact, to_address: str | None) -> str:
     if to_address is None:
-        addresses = contact_addresses(session, contact)
+        addresses = email_addresses(session, contact)
         # No address at all: the gate has refused (no_address) and the blocked row records an empty one.
         return addresses[0] if addresses else ""
     address = belongs_to(session, contact, to_address)

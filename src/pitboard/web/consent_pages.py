@@ -29,7 +29,7 @@ from pitboard.kit.actor import Actor
 from pitboard.kit.emails import InvalidEmail, normalize_email
 from pitboard.kit.errors import PitboardError, ValidationFailed
 from pitboard.kit.time import utcnow
-from pitboard.models import ConsentPurpose, ConsentRecord, ConsentState, Contact, Identity, Suppression, User
+from pitboard.models import ConsentPurpose, ConsentRecord, ConsentState, Contact, Suppression, User
 from pitboard.models.consent import (
     CHANNELS,
     CONSENT_STATUSES,
@@ -116,25 +116,8 @@ class ConsentSection:
     purpose_labels: dict[str, str] = field(default_factory=dict)
 
 
-def _contact_addresses(session: Session, contact: Contact) -> dict[str, list[str]]:
-    """The contact's addresses per channel, as the consent gate sees them: email plus email identities."""
-    emails = [contact.email] if contact.email else []
-    for value in session.scalars(
-        select(Identity.value).where(Identity.contact_id == contact.id, Identity.kind == "email")
-    ):
-        if value and value.lower() not in (e.lower() for e in emails):
-            emails.append(value)
-    phones = [contact.phone] if contact.phone else []
-    return {"email": emails, "sms": phones, "phone": phones}
-
-
 def _suppressed_addresses(session: Session, contact: Contact) -> list[SuppressedAddress]:
-    found = []
-    for channel, addresses in _contact_addresses(session, contact).items():
-        hashed = {suppression.hash_for(session, channel, a): a for a in addresses}
-        for key, row in suppression.active_for(session, hashed, channel).items():
-            found.append(SuppressedAddress(hashed[key], row))
-    return found
+    return [SuppressedAddress(address, row) for address, row in suppression.of_contact(session, contact)]
 
 
 def contact_consent(request: Request, session: Session, contact: Contact, user: User) -> ConsentSection:
