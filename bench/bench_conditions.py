@@ -22,10 +22,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import yaml
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from bench.bench_demo import NOW, progress_printer
+from bench.bench_demo import NOW, load_demo
 from bench.harness import (
     Measurement,
     Report,
@@ -38,7 +38,6 @@ from bench.harness import (
     machine,
     peak_rss_mb,
     repeated,
-    timed,
 )
 from pitboard.conditions import (
     CompileContext,
@@ -49,7 +48,6 @@ from pitboard.conditions import (
     load_field_registry,
     parse_condition,
 )
-from pitboard.demo import generate_demo
 from pitboard.kit.db import session_factory
 from pitboard.models import Contact
 
@@ -61,21 +59,6 @@ all:
   - {field: custom.newsletter_opt_in, op: eq, value: true}
   - {event: page_viewed, where: [{property: path, op: starts_with, value: /pricing}], min_count: 1, within_days: 90}
 """
-
-
-def load(engine: Engine, contacts: int, reuse: bool, report: Report) -> None:
-    with engine.connect() as conn:
-        existing = conn.execute(text("SELECT count(*) FROM contacts")).scalar_one()
-    if existing and reuse:
-        report.facts["load"] = f"reused {existing:,} contacts already in the database"
-        return
-    measurement, summary = timed(
-        "load demo data (generate_demo)",
-        lambda: generate_demo(engine, contacts=contacts, now=NOW, progress=progress_printer()),
-    )
-    measurement.rows = summary.total_rows
-    measurement.note = f"{summary.counts['events']:,} events"
-    report.add(measurement)
 
 
 def compile_step(session: Session, data: Any, ctx: CompileContext) -> Measurement:
@@ -151,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with bench_database(args.database_url, fresh=args.fresh, keep=args.keep) as engine:
         report = Report(f"condition language at {args.contacts:,} contacts on {engine.dialect.name}")
-        load(engine, args.contacts, args.reuse, report)
+        load_demo(engine, args.contacts, args.reuse, report)
         data = yaml.safe_load(TREE)
         with session_factory(engine)() as session:
             tree = parse_condition(data, load_field_registry(session))

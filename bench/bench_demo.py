@@ -13,6 +13,8 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
+from sqlalchemy import Engine, text
+
 from bench.harness import (
     Measurement,
     Report,
@@ -24,6 +26,7 @@ from bench.harness import (
     human_bytes,
     machine,
     peak_rss_mb,
+    timed,
 )
 from pitboard.demo import DemoSummary, Progress, generate_demo
 
@@ -43,6 +46,22 @@ def progress_printer(quiet: bool = False) -> Progress:
         print(f"  {phase}: {done:,}/{total:,}", file=sys.stderr, flush=True)
 
     return report
+
+
+def load_demo(engine: Engine, contacts: int, reuse: bool, report: Report, *, now: datetime = NOW) -> None:
+    """Fill the database with demo data for a benchmark, or with ``reuse`` keep what is there."""
+    with engine.connect() as conn:
+        existing = conn.execute(text("SELECT count(*) FROM contacts")).scalar_one()
+    if existing and reuse:
+        report.facts["load"] = f"reused {existing:,} contacts already in the database"
+        return
+    measurement, summary = timed(
+        "load demo data (generate_demo)",
+        lambda: generate_demo(engine, contacts=contacts, now=now, progress=progress_printer()),
+    )
+    measurement.rows = summary.total_rows
+    measurement.note = f"{summary.counts['events']:,} events"
+    report.add(measurement)
 
 
 def summary_report(summary: DemoSummary, title: str) -> Report:

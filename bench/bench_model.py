@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
-from bench.bench_demo import NOW, progress_printer
+from bench.bench_demo import load_demo
 from bench.harness import (
     Measurement,
     Report,
@@ -33,9 +33,7 @@ from bench.harness import (
     machine,
     peak_rss_mb,
     repeated,
-    timed,
 )
-from pitboard.demo import generate_demo
 from pitboard.kit.db import session_factory
 from pitboard.models import Contact, Event
 
@@ -49,21 +47,6 @@ def _sample(engine: Engine, sql: str, size: int, seed: int) -> list[object]:
         values = [row[0] for row in conn.execute(text(sql))]
     rng = random.Random(seed)
     return rng.sample(values, min(size, len(values)))
-
-
-def load(engine: Engine, contacts: int, reuse: bool, report: Report) -> None:
-    with engine.connect() as conn:
-        existing = conn.execute(text("SELECT count(*) FROM contacts")).scalar_one()
-    if existing and reuse:
-        report.facts["load"] = f"reused {existing:,} contacts already in the database"
-        return
-    measurement, summary = timed(
-        "load demo data (generate_demo)",
-        lambda: generate_demo(engine, contacts=contacts, now=NOW, progress=progress_printer()),
-    )
-    measurement.rows = summary.total_rows
-    measurement.note = f"{summary.counts['events']:,} events"
-    report.add(measurement)
 
 
 def orm_inserts(sessions: Callable[[], Session], batches: int, batch_size: int) -> Measurement:
@@ -172,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with bench_database(args.database_url, fresh=args.fresh, keep=args.keep) as engine:
         report = Report(f"data model at {args.contacts:,} contacts on {engine.dialect.name}")
-        load(engine, args.contacts, args.reuse, report)
+        load_demo(engine, args.contacts, args.reuse, report)
         sessions = session_factory(engine)
         emails = _sample(engine, "SELECT email_normalized FROM contacts WHERE email_normalized IS NOT NULL ORDER BY id",
                          args.queries, seed=1)  # fmt: skip

@@ -31,7 +31,7 @@ import yaml
 from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
-from bench.bench_demo import progress_printer
+from bench.bench_demo import load_demo
 from bench.harness import (
     Measurement,
     Report,
@@ -45,7 +45,6 @@ from bench.harness import (
     peak_rss_mb,
 )
 from pitboard.conditions import load_field_registry
-from pitboard.demo import generate_demo
 from pitboard.kit.db import session_factory, session_scope
 from pitboard.kit.time import utcnow
 from pitboard.lifecycle.definitions import current_spec
@@ -208,18 +207,6 @@ def simulation(engine: Engine, specs: dict[str, ScoringModelSpec], months: int, 
     report.facts["simulation acceptance (accepted/leads)"] = accepted
 
 
-def load(engine: Engine, contacts: int, reuse: bool, report: Report) -> None:
-    with engine.connect() as conn:
-        existing = conn.execute(text("SELECT count(*) FROM contacts")).scalar_one()
-    if existing and reuse:
-        report.facts["load"] = f"reused {existing:,} contacts already in the database"
-        return
-    started = time.perf_counter()
-    summary = generate_demo(engine, contacts=contacts, now=datetime.now(UTC), progress=progress_printer())
-    report.add(Measurement("load demo data (generate_demo)", time.perf_counter() - started, rows=summary.total_rows,
-                           note=f"{summary.counts['events']:,} events"))  # fmt: skip
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contacts", type=int, default=20_000, help="demo contacts to load into a new database")
@@ -231,7 +218,8 @@ def main(argv: list[str] | None = None) -> None:
     with bench_database(args.database_url, fresh=args.fresh, keep=args.keep) as engine:
         report = Report(f"lead scoring on {engine.dialect.name}")
         report.facts["load average at start"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-        load(engine, args.contacts, args.reuse, report)
+        # Decay needs recent events: generate them up to today, not up to the fixed benchmark date.
+        load_demo(engine, args.contacts, args.reuse, report, now=datetime.now(UTC))
         left = cleanup(engine)
         if left:
             report.facts["leftovers removed"] = f"{left:,} scores of an interrupted run"

@@ -37,7 +37,7 @@ import structlog
 from sqlalchemy import Engine, delete, event, func, select, text
 from sqlalchemy.orm import Session
 
-from bench.bench_conditions import load
+from bench.bench_demo import load_demo
 from bench.harness import (
     Measurement,
     Report,
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     _quiet()
     with _database(args) as engine:
         report = Report(f"segments on {engine.dialect.name}")
-        load(engine, args.contacts, args.reuse, report)
+        load_demo(engine, args.contacts, args.reuse, report)
         now = _now(engine, args.now)
         removed = remove_bench_segments(engine)  # leftovers of an interrupted run
         try:
