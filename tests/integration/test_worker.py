@@ -181,8 +181,36 @@ def test_daily_jobs_are_scheduled_once_per_day_whatever_the_number_of_workers(en
     schedule_daily(engine)
     schedule_daily(engine)  # a second worker on the same day
     with session_scope(engine) as s:
-        assert sorted(s.scalars(select(Job.task))) == ["privacy.retention", "quality.snapshot", "segments.refresh_all"]
-    assert run_worker(engine, burst=True) == Counter({"done": 3})
+        assert sorted(s.scalars(select(Job.task))) == [
+            "lifecycle.advance_all",
+            "privacy.retention",
+            "quality.snapshot",
+            "scoring.rescore_all",
+            "segments.refresh_all",
+        ]
+    assert run_worker(engine, burst=True) == Counter({"done": 5})
     with session_scope(engine) as s:
         assert s.scalar(select(func.count()).select_from(QualitySnapshot)) == 0  # empty tables: nothing to score
-        assert s.scalars(select(Job.status)).all() == ["done", "done", "done"]
+        assert s.scalars(select(Job.status)).all() == ["done"] * 5
+
+
+def test_periodic_tasks_get_one_job_per_slot_whatever_the_number_of_workers(engine: Engine) -> None:
+    from pitboard.worker import queue
+    from pitboard.worker.runner import schedule_periodic
+
+    calls: list[int] = []
+    name = "test.periodic_tick"
+    queue.TASKS.pop(name, None)
+    queue.periodic(name, every_seconds=3600)(lambda _s, payload: calls.append(int(payload["slot"])))
+    try:
+        first = schedule_periodic(engine)
+        again = schedule_periodic(engine)  # a second worker in the same hour
+        assert (first, again) >= (1, 0)
+        assert again == 0
+        with session_scope(engine) as s:
+            assert list(s.scalars(select(Job.task).where(Job.task == name))) == [name]
+        run_worker(engine, burst=True)
+        assert len(calls) == 1
+    finally:
+        queue.TASKS.pop(name, None)
+        queue.PERIODIC.pop(name, None)

@@ -14,13 +14,17 @@ from pitboard.events.admin_api import router as ingestion_router
 from pitboard.events.api import router as tracking_router
 from pitboard.kit.db import make_engine
 from pitboard.kit.migrate import current_revision, head_revision
+from pitboard.measurement.api import router as measurement_router
 from pitboard.pipeline.api import router as pipeline_router
 from pitboard.privacy.api import router as privacy_router
 from pitboard.quality.api import router as quality_router
+from pitboard.routing.api import router as routing_router
 from pitboard.scoring.api import router as scoring_router
 from pitboard.segments.api import router as segments_router
 from pitboard.settings import Settings, get_settings
 from pitboard.web import install_web
+from pitboard.workboard.api import router as workboard_router
+from pitboard.workflows.api import router as workflows_router
 
 API_PREFIX = "/api/v1"
 
@@ -50,6 +54,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.include_router(privacy_router)
     api.include_router(segments_router)
     api.include_router(scoring_router)
+    api.include_router(routing_router)
+    api.include_router(workflows_router)
+    api.include_router(measurement_router)
+    api.include_router(workboard_router)
     app.include_router(api)
     app.include_router(tracking_router)
 

@@ -32,9 +32,13 @@ from pitboard.cli.common import (
     unit_of_work,
 )
 from pitboard.cli.consent import audience_app, consent_app, suppressions_app
+from pitboard.cli.measurement import measurement_app
 from pitboard.cli.privacy import privacy_app
+from pitboard.cli.routing import routing_app
 from pitboard.cli.scoring import lifecycle_app, scoring_app
 from pitboard.cli.segments import segments_app
+from pitboard.cli.workboard import workboard_app
+from pitboard.cli.workflows import workflows_app
 from pitboard.kit import migrate as migrations
 from pitboard.kit.db import session_scope
 from pitboard.kit.errors import PitboardError
@@ -64,6 +68,10 @@ app.add_typer(privacy_app, name="privacy")
 app.add_typer(segments_app, name="segments")
 app.add_typer(scoring_app, name="scoring")
 app.add_typer(lifecycle_app, name="lifecycle")
+app.add_typer(routing_app, name="routing")
+app.add_typer(workflows_app, name="workflows")
+app.add_typer(measurement_app, name="metrics")
+app.add_typer(workboard_app, name="board")
 app.command("plan")(project_cli.plan)
 app.command("apply")(project_cli.apply)
 app.command("versions")(project_cli.versions)

@@ -1,5 +1,6 @@
 """All ORM tables, in one package so Alembic and every domain see the same metadata."""
 
+from pitboard.models import measurement, routing, workboard, workflows  # noqa: F401  (tables of later features)
 from pitboard.models.base import Base
 from pitboard.models.consent import (
     ConsentPurpose,

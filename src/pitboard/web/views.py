@@ -20,11 +20,15 @@ from pitboard.web import (
     consent_pages,
     data_pages,
     dedupe_pages,
+    measurement_pages,
     pages,
     public_pages,
     quality_pages,
+    routing_pages,
     scoring_pages,
     segment_pages,
+    workboard_pages,
+    workflow_pages,
 )
 from pitboard.web.auth import (
     CsrfFailed,
@@ -66,6 +70,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(consent_pages.router)
     app.include_router(segment_pages.router)
     app.include_router(scoring_pages.router)
+    app.include_router(routing_pages.router)
+    app.include_router(workflow_pages.router)
+    app.include_router(measurement_pages.router)
+    app.include_router(workboard_pages.router)
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(CsrfFailed, _csrf_failed)
     # api/errors.py renders HTTP errors outside /api/ and /v1/ with this, so a browser gets a page, not JSON.

@@ -33,6 +33,8 @@ Handler = Callable[[Session, dict[str, Any]], None]
 DeadHandler = Callable[[Session, dict[str, Any], str], None]
 TASKS: dict[str, Handler] = {}
 DEAD_HANDLERS: dict[str, DeadHandler] = {}
+# Tasks every worker with scheduling on makes sure run once per period (name -> period in seconds).
+PERIODIC: dict[str, int] = {}
 LOCK_TIMEOUT = timedelta(minutes=5)
 MAX_BACKOFF_SECONDS = 3600
 
@@ -47,6 +49,20 @@ def task(name: str, *, on_dead: DeadHandler | None = None) -> Callable[[Handler]
         TASKS[name] = fn
         if on_dead is not None:
             DEAD_HANDLERS[name] = on_dead
+        return fn
+
+    return register
+
+
+def periodic(name: str, *, every_seconds: int) -> Callable[[Handler], Handler]:
+    """Register a task that the scheduling worker enqueues once per ``every_seconds`` slot (see
+    ``runner.schedule_periodic``: the slot is in the idempotency key, so any number of workers make one job)."""
+    if every_seconds < 1:
+        raise ValueError("every_seconds must be at least 1")
+
+    def register(fn: Handler) -> Handler:
+        task(name)(fn)
+        PERIODIC[name] = every_seconds
         return fn
 
     return register

@@ -9,17 +9,25 @@ import time
 from collections import Counter
 from datetime import date
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from pitboard.kit.db import session_scope
 from pitboard.kit.time import utcnow
 from pitboard.logging import get_logger
+from pitboard.models import Job
 from pitboard.worker import tasks  # noqa: F401  (registers the built-in tasks)
-from pitboard.worker.queue import claim, enqueue, run_claimed
+from pitboard.worker.queue import PERIODIC, claim, enqueue, run_claimed
 
 # Jobs every worker makes sure exist once a day. The idempotency key carries the date, so however many
-# workers run, each day gets exactly one job of each.
-DAILY_TASKS = ("quality.snapshot", "privacy.retention", "segments.refresh_all")
+# workers run, each day gets exactly one job of each. Order matters only for reading the log: scores decay
+# first, then time-based lifecycle rules (recycle after N days), then segments see both.
+DAILY_TASKS = (
+    "quality.snapshot",
+    "privacy.retention",
+    "scoring.rescore_all",
+    "lifecycle.advance_all",
+    "segments.refresh_all",
+)
 
 log = get_logger(__name__)
 
@@ -47,6 +55,8 @@ def run_worker(
     while not stop.is_set():
         if schedule and scheduled_on != utcnow().date():
             scheduled_on = schedule_daily(engine)
+        if schedule and PERIODIC:
+            schedule_periodic(engine)
         jobs = claim(engine, worker_id, limit=batch)
         for job in jobs:
             outcomes[run_claimed(engine, job, worker_id)] += 1
@@ -67,3 +77,22 @@ def schedule_daily(engine: Engine) -> date:
         for name in DAILY_TASKS:
             enqueue(session, name, {"today": today.isoformat()}, idempotency_key=f"{name}:{today.isoformat()}")
     return today
+
+
+def schedule_periodic(engine: Engine) -> int:
+    """Enqueue each periodic task whose current slot has no job yet; returns how many were new.
+
+    The slot number (seconds since the epoch // period) is in the idempotency key, so workers racing each
+    other make one job per slot, and a worker that was down does not make up missed slots one by one.
+    """
+    now = utcnow()
+    epoch = int(now.timestamp())
+    created = 0
+    keys = {f"{name}:{epoch // every}": (name, epoch // every) for name, every in PERIODIC.items()}
+    with session_scope(engine) as session:
+        existing = set(session.scalars(select(Job.idempotency_key).where(Job.idempotency_key.in_(keys))))
+        for key, (name, slot) in sorted(keys.items()):
+            if key not in existing:
+                enqueue(session, name, {"slot": slot, "at": now.isoformat()}, idempotency_key=key)
+                created += 1
+    return created

@@ -10,12 +10,16 @@ from sqlalchemy.orm import Session
 from pitboard import segments  # noqa: F401  (registers the segments listener, refresh tasks, privacy steps)
 from pitboard.contacts import changes  # noqa: F401  (registers contacts.changed)
 from pitboard.lifecycle import tasks as lifecycle_tasks  # noqa: F401  (lifecycle listener, advance_all)
+from pitboard.measurement import tasks as measurement_tasks  # noqa: F401
 from pitboard.messaging import tasks as messaging_tasks  # noqa: F401  (registers messaging.deliver)
 from pitboard.models import Contact, Event
 from pitboard.privacy import retention  # noqa: F401  (registers privacy.retention)
 from pitboard.quality import scores  # noqa: F401  (registers quality.snapshot)
+from pitboard.routing import tasks as routing_tasks  # noqa: F401
 from pitboard.scoring import tasks as scoring_tasks  # noqa: F401  (scoring listener, rescore jobs)
+from pitboard.workboard import tasks as workboard_tasks  # noqa: F401
 from pitboard.worker.queue import task
+from pitboard.workflows import tasks as workflow_tasks  # noqa: F401
 
 
 @task("contacts.refresh_last_activity")

@@ -1,0 +1,1 @@
+"""Measurement (issue 9)."""

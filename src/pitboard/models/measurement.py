@@ -1,0 +1,3 @@
+"""Tables for measurement (issue 9)."""
+
+from __future__ import annotations

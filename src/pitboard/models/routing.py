@@ -1,0 +1,3 @@
+"""Tables for lead routing (issue 7)."""
+
+from __future__ import annotations

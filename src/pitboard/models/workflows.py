@@ -1,0 +1,3 @@
+"""Tables for workflows (issue 8)."""
+
+from __future__ import annotations

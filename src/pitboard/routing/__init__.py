@@ -1,0 +1,1 @@
+"""Lead routing (issue 7)."""

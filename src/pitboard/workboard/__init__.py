@@ -1,0 +1,1 @@
+"""Campaign operations and work board (issue 10)."""

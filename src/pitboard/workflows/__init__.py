@@ -1,0 +1,1 @@
+"""Workflows (issue 8)."""
