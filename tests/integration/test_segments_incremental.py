@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from pitboard.contacts.changes import contacts_changed, listeners
+from pitboard.contacts.changes import listeners
 from pitboard.contacts.service import delete_contact
 from pitboard.events import sources
 from pitboard.kit.actor import SYSTEM
@@ -124,6 +124,28 @@ def test_account_segments_follow_their_contacts(
     assert open_members(session, "people-at-mql-accounts") == set(people)
 
 
+def test_an_account_change_moves_its_contacts_between_segments(
+    engine: Engine, session: Session, client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    acme = add_account(session, "Acme")
+    people = {add_contact(session, f"p{i}@acme.io", account_id=acme).id for i in range(3)}
+    loner = add_contact(session, "loner@else.io").id
+    create(session, "at-software", {"field": "account.industry", "op": "eq", "value": "Software"})
+    _drain(engine, session)
+    assert open_members(session, "at-software") == set()
+    session.commit()
+    r = client.patch(f"/api/v1/accounts/{acme}", json={"industry": "Software"}, headers=admin_headers)
+    assert r.status_code == 200, r.text
+    _drain(engine, session)
+    assert open_members(session, "at-software") == people
+    assert loner not in open_members(session, "at-software")
+    session.commit()
+    r = client.delete(f"/api/v1/accounts/{acme}", headers=admin_headers)
+    assert r.status_code in (200, 204), r.text
+    _drain(engine, session)
+    assert open_members(session, "at-software") == set()
+
+
 def test_a_contact_deleted_before_its_job_runs_leaves_every_contact_segment(engine: Engine, session: Session) -> None:
     gone = add_contact(session, "gone@acme.io", country="US").id
     create(session, "us", {"field": "country", "op": "eq", "value": "US"})
@@ -131,8 +153,7 @@ def test_a_contact_deleted_before_its_job_runs_leaves_every_contact_segment(engi
     service.add_members(session, "vips", ids=[gone], actor=SYSTEM)
     _drain(engine, session)
     assert gone in open_members(session, "us")
-    delete_contact(session, gone, actor=SYSTEM)  # deleting does not queue contacts.changed; a merge's loser is similar
-    contacts_changed(session, [gone], reason="test")
+    delete_contact(session, gone, actor=SYSTEM)  # queues contacts.changed for the deleted id itself
     _drain(engine, session)
     assert open_members(session, "us") == open_members(session, "vips") == set()
     assert stays(session, "vips", gone)[0].exit_reason == "member_deleted"

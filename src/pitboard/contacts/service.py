@@ -211,6 +211,8 @@ def delete_contact(session: Session, contact_id: int, *, actor: Actor) -> None:
     actor.require("editor")
     record = get_contact(session, contact_id)
     audit.delete_recorded(session, record, actor=actor, entity_type="contact", label="email")
+    # Segments close the deleted contact's open stays (their member ids are not foreign keys).
+    contacts_changed(session, [contact_id], reason="deleted")
 
 
 @dataclass(frozen=True)
@@ -362,15 +364,25 @@ def update_account(session: Session, account_id: int, data: AccountUpdate, *, ac
         values["custom"] = _checked_custom(
             session, "account", {**account.custom, **(values["custom"] or {})}, partial=False
         )
-    audit.update_recorded(session, account, values, actor=actor, entity_type="account",
-                          internal=("original_values", "field_sources"))  # fmt: skip
+    diff = audit.update_recorded(session, account, values, actor=actor, entity_type="account",
+                                 internal=("original_values", "field_sources"))  # fmt: skip
+    if diff:
+        # Conditions read account fields (scoring fit, lifecycle rules, segments): the account's contacts changed.
+        _account_contacts_changed(session, account_id, reason="account updated")
     return account
 
 
 def delete_account(session: Session, account_id: int, *, actor: Actor) -> None:
     actor.require("editor")
     record = get_account(session, account_id)
+    contact_ids = list(session.scalars(select(Contact.id).where(Contact.account_id == account_id)))
     audit.delete_recorded(session, record, actor=actor, entity_type="account", label="name")
+    contacts_changed(session, contact_ids, reason="account deleted")
+
+
+def _account_contacts_changed(session: Session, account_id: int, *, reason: str) -> None:
+    ids = session.scalars(select(Contact.id).where(Contact.account_id == account_id))
+    contacts_changed(session, ids, reason=reason)
 
 
 @dataclass(frozen=True)
