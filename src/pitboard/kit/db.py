@@ -6,6 +6,7 @@ with :func:`session_scope` or the API dependency and commit once; services only 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -136,3 +137,39 @@ def insert_returning_ids(session: Session, model: Any, rows: list[dict[str, Any]
     if len(ids) != len(rows):
         raise RuntimeError(f"inserted {len(rows)} rows but got {len(ids)} ids back")
     return ids
+
+
+@contextmanager
+def time_limit(session: Session, seconds: float) -> Iterator[None]:
+    """Stop the statements run inside after ``seconds`` (the database raises; see :func:`is_time_limit_error`).
+
+    PostgreSQL: ``statement_timeout`` for this transaction only (``set_config(..., true)``), restored after.
+    SQLite: a progress handler that interrupts the running statement once the deadline has passed; it runs
+    every few thousand virtual-machine steps, so the cost is negligible.
+    """
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        before = conn.exec_driver_sql("SHOW statement_timeout").scalar()
+        conn.exec_driver_sql(f"SELECT set_config('statement_timeout', '{max(1, int(seconds * 1000))}', true)")
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql(f"SELECT set_config('statement_timeout', '{before}', true)")
+        return
+    raw = conn.connection.dbapi_connection
+    deadline = time.monotonic() + seconds
+
+    def past_deadline() -> int:
+        return 1 if time.monotonic() > deadline else 0
+
+    raw.set_progress_handler(past_deadline, 10_000)  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        raw.set_progress_handler(None, 0)  # type: ignore[union-attr]
+
+
+def is_time_limit_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a statement stopped by :func:`time_limit`."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "statement timeout" in text or "canceling statement" in text or "interrupted" in text

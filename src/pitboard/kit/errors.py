@@ -38,3 +38,10 @@ class Unauthorized(PitboardError):
 class Forbidden(PitboardError):
     code = "forbidden"
     status_code = 403
+
+
+class TooSlow(PitboardError):
+    """A read that is allowed a bounded time (a live preview) ran past it and was stopped."""
+
+    code = "timeout"
+    status_code = 503

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import FromClause, Select, Table, false, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from pitboard.conditions import (
@@ -31,12 +32,18 @@ from pitboard.conditions import (
     SegmentResolver,
     compile_condition,
 )
+from pitboard.kit.db import is_time_limit_error, time_limit
+from pitboard.kit.errors import TooSlow
 from pitboard.kit.time import ensure_utc, utcnow
 from pitboard.models import Account, Contact, Segment, SegmentMembership
 from pitboard.segments.schemas import SegmentSpec, SpecInvalid, SpecIssue, validate_spec
 
 CONTACTS: FromClause = Contact.__table__
 MEMBERSHIPS: Table = cast(Table, SegmentMembership.__table__)  # a Table, so it can be UPDATEd and INSERTed into
+# A live preview answers while someone types; a condition that would scan for minutes is stopped instead.
+PREVIEW_TIMEOUT_SECONDS = 20.0
+# A live preview answers while someone types; a condition that would scan for minutes is stopped instead.
+PREVIEW_TIMEOUT_SECONDS = 20.0
 PREVIEW_LIMIT = 20
 
 
@@ -247,6 +254,7 @@ def preview(
     min_contacts: int = 1,
     limit: int = PREVIEW_LIMIT,
     now: datetime | None = None,
+    timeout_seconds: float = PREVIEW_TIMEOUT_SECONDS,
 ) -> Preview:
     """The count and the first ``limit`` members (by id) of a condition, without saving anything.
 
@@ -258,7 +266,17 @@ def preview(
     ids = matching_ids(condition, entity, min_contacts, ctx)
     extra = [func.count().label("matching")] if entity == "account" else []
     stmt = ids.add_columns(*extra, func.count().over().label("total")).order_by("id").limit(limit)
-    found = session.execute(stmt).all()
+    try:
+        # Outside the savepoint: the limit is restored after the savepoint has rolled back a stopped statement.
+        with time_limit(session, timeout_seconds), session.begin_nested():
+            found = session.execute(stmt).all()
+    except OperationalError as exc:
+        if not is_time_limit_error(exc):
+            raise
+        raise TooSlow(
+            f"counting this condition took longer than {timeout_seconds:g} s and was stopped; narrow it (a shorter "
+            "event window, fewer OR branches) or save the segment and let the background refresh count it"
+        ) from exc
     total = int(found[0].total) if found else 0
     if entity == "contact":
         rows = _contact_rows(session, [int(r.id) for r in found])
