@@ -452,9 +452,8 @@ def test_a_contact_erased_during_a_rescore_is_left_out(session: Session) -> None
         compiled_model = model(session, "default")
         session.rollback()
         scores = compute(compiled_model, bulk.gather(session, compiled_model, now=NOW, parallel=False))
-        rows = store.explained_rows(scores)
         session.execute(delete(Contact).where(Contact.id == contact_id))  # erased meanwhile
-        return store.write_bulk(session, scores, rows, now=NOW)
+        return store.write_bulk(session, scores, now=NOW)
 
     first = rescore_while_erasing(gone)  # no rows yet: the bulk load
     assert first.written == 1

@@ -198,3 +198,56 @@ def test_negative_points_lower_the_score_and_no_entries_means_no_row() -> None:
     assert int(scores.total[0]) == -102_500  # -4.25 - 6
     assert scores.present.tolist() == [True, False]
     assert Renderer(scores).texts()[1] == "[]"
+
+
+def _signature_facts(model: CompiledModel) -> Facts:
+    facts = Facts.empty(model, np.arange(1, 7, dtype=np.int64))
+    facts.matched[:, 0] = [True, True, False, False, True, False]
+    facts.matched[:, 2] = [True, False, True, False, True, False]
+    facts.matched[:, 3] = [False, False, False, False, False, True]  # contact 4 alone has nothing
+    facts.weight[:, 0] = [WEIGHT_SCALE, 0, 2 * WEIGHT_SCALE, 0, WEIGHT_SCALE, 0]
+    facts.occurrences[:, 0] = [1, 0, 2, 0, 1, 0]
+    facts.weight[:, 2] = [0, 500_000, 0, 0, 0, 0]
+    facts.occurrences[:, 2] = [0, 1, 0, 0, 0, 0]
+    return facts
+
+
+def test_signatures_follow_the_explanation_exactly() -> None:
+    from pitboard.scoring.calc import signatures
+
+    model = _model()
+    facts = _signature_facts(model)
+    scores = compute(model, facts)
+    sigs = signatures(scores)
+    texts = Renderer(scores).texts()
+    # Contacts 1 and 5 have the same facts, hence the same explanation and the same signature; every other
+    # pair differs in both. No signature is 0 (the table's "not known").
+    assert texts[0] == texts[4]
+    assert sigs[0] == sigs[4]
+    pairs = [(i, j) for i in range(6) for j in range(i + 1, 6) if (i, j) != (0, 4)]
+    assert all(sigs[i] != sigs[j] for i, j in pairs)
+    assert (sigs != 0).all()
+    # Same input, same signature: from one call, one subset and one process to the next (they are stored).
+    assert signatures(scores, np.array([4, 1])).tolist() == [sigs[4], sigs[1]]
+    assert signatures(compute(model, _signature_facts(model))).tolist() == sigs.tolist()
+    # One more occurrence that the cap swallows leaves the total alone but changes the explanation (the
+    # count), so the signature changes too.
+    more = _signature_facts(model)
+    more.occurrences[2, 0] = 3
+    changed = signatures(compute(model, more))
+    assert compute(model, more).total[2] == scores.total[2]
+    assert Renderer(compute(model, more)).texts()[2] != texts[2]
+    assert changed[2] != sigs[2]
+    assert changed[[0, 1, 3, 4, 5]].tolist() == sigs[[0, 1, 3, 4, 5]].tolist()
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 5), st.integers(0, 3), st.integers(-(2**40), 2**40).filter(lambda d: d != 0))
+def test_a_change_in_any_one_value_changes_the_signature(row: int, column: int, delta: int) -> None:
+    from pitboard.scoring.calc import signatures
+
+    model = _model()
+    scores = compute(model, _signature_facts(model))
+    before = signatures(scores)
+    scores.points[row, column] += delta
+    assert signatures(scores)[row] != before[row]

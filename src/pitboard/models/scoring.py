@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pitboard.kit.db import JSONType, UTCDateTime
@@ -45,3 +45,5 @@ class ContactScore(IdMixin, Base):
     explanation: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     model_version: Mapped[int] = mapped_column(Integer, default=1)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # calc.signatures of the explanation's ingredients: a bulk rescore compares these instead of the JSON.
+    signature: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))

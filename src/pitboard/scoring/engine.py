@@ -40,7 +40,7 @@ from pitboard.scoring.schemas import POINTS_SCALE
 log = get_logger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (phase, step, steps)
-PHASES = ("reading contacts and events", "scoring", "explaining", "writing scores", "thresholds")
+PHASES = ("reading contacts and events", "scoring", "explaining and writing scores", "thresholds")
 
 
 @dataclass
@@ -85,17 +85,15 @@ def rescore_model(
     clock.done(PHASES[0])
     scores = compute(model, facts)
     clock.done(PHASES[1])
-    rows = store.explained_rows(scores)
-    clock.done(PHASES[2])
-    written = store.write_bulk(session, scores, rows, now=now)
+    written = store.write_bulk(session, scores, now=now)
     result.scored, result.written, result.removed = written.scored, written.written, written.removed
     result.write_steps = written.timings
-    clock.done(PHASES[3])
+    clock.done(PHASES[2])
     moves = apply_thresholds(session, model, written.crossings, now=now, spec=spec)
     result.moved = len(moves)
     row.scored_at = now
     session.flush()
-    clock.done(PHASES[4])
+    clock.done(PHASES[3])
     result.seconds = time.perf_counter() - started
     log.info("scoring model rescored", model=key, version=model.version, scored=result.scored,
              written=result.written, removed=result.removed, moved=result.moved,

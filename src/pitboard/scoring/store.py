@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from pitboard.kit.db import UTCDateTime
 from pitboard.kit.time import ensure_utc
 from pitboard.models import ContactScore
-from pitboard.scoring.calc import Renderer, Scores
+from pitboard.scoring.calc import Ints, Renderer, Scores, signatures
 from pitboard.scoring.schemas import POINTS_SCALE
 
 STAGE_TABLE = "scoring_stage"
@@ -49,33 +49,34 @@ def _units(value: float | None) -> int:
     return 0 if value is None else round(value * POINTS_SCALE)
 
 
-Row = tuple[int, float, float, float, str]
+Row = tuple[int, float, float, float, str, int]  # contact id, fit, engagement, total, explanation, signature
+COLUMNS = "contact_id, model_key, fit, engagement, total, explanation, model_version, computed_at, signature"
 
 
-def explained_rows(scores: Scores) -> list[Row]:
-    """(contact id, fit, engagement, total, explanation JSON) of every contact with something to explain."""
-    renderer = Renderer(scores)
-    present = np.flatnonzero(scores.present)
+def explained_rows(scores: Scores, positions: Ints | None = None, sigs: Ints | None = None) -> list[Row]:
+    """(contact id, fit, engagement, total, explanation JSON, signature) of the contacts at ``positions``
+    (default: every contact with something to explain)."""
+    present = np.flatnonzero(scores.present) if positions is None else positions
+    sigs = signatures(scores, present) if sigs is None else sigs
     ids = scores.contact_ids[present].tolist()
     fit = (scores.fit[present] / POINTS_SCALE).tolist()
     engagement = (scores.engagement[present] / POINTS_SCALE).tolist()
     total = (scores.total[present] / POINTS_SCALE).tolist()
-    texts = renderer.texts(present)
-    return list(zip(ids, fit, engagement, total, texts, strict=True))
+    texts = Renderer(scores).texts(present)
+    return list(zip(ids, fit, engagement, total, texts, sigs.tolist(), strict=True))
 
 
-def write_bulk(session: Session, scores: Scores, rows: list[Row], *, now: datetime) -> Written:
-    """Make the model's rows equal to ``scores`` (``rows``: its :func:`explained_rows`), which cover every
-    contact (absent ones score 0).
+def write_bulk(session: Session, scores: Scores, *, now: datetime) -> Written:
+    """Make the model's rows equal to ``scores``, which cover every contact (absent ones score 0).
 
     When no row of the model is current (a new model, a new version), every row is replaced: delete and load
-    in bulk (COPY on PostgreSQL). Otherwise only the differences are written: on SQLite found in Python
-    against the stored text, on PostgreSQL by staging the scores and comparing in SQL (jsonb equality, as
-    PostgreSQL's own text form of a jsonb differs from ours).
+    in bulk (COPY on PostgreSQL). Otherwise only the differences are written, found by comparing each
+    contact's signature (``calc.signatures``: a fingerprint of everything its explanation is made of) with the
+    stored one, so explanations are built only for the rows that changed.
     """
     conn = session.connection()
     with _big_cache(conn):
-        return _write_bulk(conn, scores, rows, now=now)
+        return _write_bulk(conn, scores, now=now)
 
 
 @contextmanager
@@ -93,9 +94,12 @@ def _big_cache(conn: Connection) -> Iterator[None]:
         conn.exec_driver_sql(f"PRAGMA cache_size={int(before or -2000)}")
 
 
-def _write_bulk(conn: Connection, scores: Scores, rows: list[Row], *, now: datetime) -> Written:
+def _write_bulk(conn: Connection, scores: Scores, *, now: datetime) -> Written:
     model = scores.model
     clock = _Timer()
+    present = np.flatnonzero(scores.present)
+    sigs = signatures(scores, present)
+    clock.lap("signatures")
     # Whether any row is there at all, and whether any is of the current version (the first found will do).
     params = {"key": model.key, "version": model.version}
     stored = conn.execute(text("SELECT 1 FROM contact_scores WHERE model_key = :key LIMIT 1"), params).first()
@@ -106,12 +110,12 @@ def _write_bulk(conn: Connection, scores: Scores, rows: list[Row], *, now: datet
         ).first()
     )
     if not current:
+        rows = explained_rows(scores, present, sigs)
+        clock.lap("explain")
         out = _replace(conn, model.key, model.version, rows, now=now, stored=bool(stored),
                        thresholds=bool(model.thresholds))  # fmt: skip
-    elif conn.dialect.name == "postgresql":
-        out = _stage_and_merge(conn, scores, rows, now=now)
     else:
-        out = _diff_in_python(conn, scores, rows, now=now)
+        out = _write_changes(conn, scores, present, sigs, now=now)
     out.timings = {**clock.laps, **out.timings}
     return out
 
@@ -160,7 +164,8 @@ def _old_totals(conn: Connection, key: str) -> dict[int, int]:
 
 def _crossings(rows: list[Row], old: dict[int, int], highest: int) -> list[tuple[int, int, int]]:
     out = []
-    for contact_id, _fit, _engagement, total, _text in rows:
+    for row in rows:
+        contact_id, total = row[0], row[3]
         before = old.get(contact_id, 0)
         new = _units(total)
         if before < highest and new > before:
@@ -197,132 +202,140 @@ def _replace(
 
 
 def _load(conn: Connection, key: str, version: int, rows: list[Row], now: datetime) -> None:
-    columns = "contact_id, model_key, fit, engagement, total, explanation, model_version, computed_at"
     if conn.dialect.name == "postgresql":
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY contact_scores ({columns}) FROM STDIN") as copy:
-            for contact_id, fit, engagement, total, explanation in rows:
-                copy.write_row((contact_id, key, fit, engagement, total, explanation, version, now))
+        with cursor.copy(f"COPY contact_scores ({COLUMNS}) FROM STDIN") as copy:
+            for contact_id, fit, engagement, total, explanation, sig in rows:
+                copy.write_row((contact_id, key, fit, engagement, total, explanation, version, now, sig))
         cursor.close()
         return
     stamp = _sqlite_time(now)
-    insert = f"INSERT INTO contact_scores ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    insert = f"INSERT INTO contact_scores ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
     for start in range(0, len(rows), _BATCH):
         batch = rows[start : start + _BATCH]
-        params = [(cid, key, fit, eng, total, explanation, version, stamp)
-                  for cid, fit, eng, total, explanation in batch]  # fmt: skip
+        params = [(cid, key, fit, eng, total, explanation, version, stamp, sig)
+                  for cid, fit, eng, total, explanation, sig in batch]  # fmt: skip
         conn.exec_driver_sql(insert, params)
 
 
-def _diff_in_python(conn: Connection, scores: Scores, rows: list[Row], *, now: datetime) -> Written:
-    """SQLite: read the stored rows, compare their texts with the new ones, write the differences."""
+def _stored_signatures(conn: Connection, key: str, version: int) -> Ints:
+    """(contact id, signature, total in units) of the model's rows, sorted by contact id. A row of another
+    version, or written before signatures existed, reads as signature 0: it differs from any computed one."""
+    result = conn.execute(
+        text(
+            "SELECT contact_id, CASE WHEN model_version = :version THEN coalesce(signature, 0) ELSE 0 END, "
+            f"CAST(round(total * {POINTS_SCALE}) AS BIGINT) FROM contact_scores WHERE {_of_model(conn)}"
+        ),
+        {"key": key, "version": version},
+    )
+    raw = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
+    if not raw:
+        return np.zeros((0, 3), dtype=np.int64)
+    stored = np.asarray(raw, dtype=np.int64).reshape(len(raw), 3)
+    return stored[np.argsort(stored[:, 0], kind="stable")]
+
+
+def _write_changes(conn: Connection, scores: Scores, present: Ints, sigs: Ints, *, now: datetime) -> Written:
+    """Compare signatures with the stored ones; explain and write only the rows that differ, delete the rows
+    of contacts that score nothing now."""
     model = scores.model
     clock = _Timer()
-    result = conn.execute(
-        text(f"SELECT contact_id, model_version, total, explanation FROM contact_scores WHERE {_of_model(conn)}"),
-        {"key": model.key},
-    )
-    old = {int(cid): (int(version), total, explanation) for cid, version, total, explanation in
-           result.cursor.fetchall()}  # fmt: skip
+    stored = _stored_signatures(conn, model.key, model.version)
     clock.lap("read stored")
-    stamp = _sqlite_time(now)
-    inserts, updates, changed = [], [], []
-    before_totals: dict[int, int] = {}
-    for row in rows:
-        contact_id, fit, engagement, total, explanation = row
-        before = old.pop(contact_id, None)
-        if before is None:
-            inserts.append((contact_id, model.key, fit, engagement, total, explanation, model.version, stamp))
-            changed.append(row)
-        elif before[0] != model.version or before[2] != explanation:
-            updates.append((fit, engagement, total, explanation, model.version, stamp, contact_id, model.key))
-            before_totals[contact_id] = _units(before[1])
-            changed.append(row)
-    clock.lap("compare")
-    out = Written(scored=len(rows), written=len(inserts) + len(updates), removed=len(old))
+    ids = scores.contact_ids[present]
+    stored_ids = stored[:, 0]
+    at = np.minimum(np.searchsorted(stored_ids, ids), max(len(stored_ids) - 1, 0))
+    found = (stored_ids[at] == ids) if len(stored_ids) else np.zeros(len(ids), dtype=np.bool_)
+    same = found & (stored[at, 1] == sigs) if len(stored_ids) else found
+    changed = ~same
+    gone = stored_ids[~np.isin(stored_ids, ids, assume_unique=True)].tolist()
+    positions = present[changed]
+    rows = explained_rows(scores, positions, sigs[changed])
+    is_update = found[changed].tolist()
+    before = np.where(found, stored[at, 2], 0)[changed].tolist() if len(stored_ids) else [0] * len(rows)
+    clock.lap("compare and explain")
+    out = Written(scored=len(present), removed=len(gone))
     if model.thresholds:
-        # Only an inserted or updated row can have risen; the ones left in ``old`` score 0 now.
-        out.crossings = _crossings(changed, before_totals, _MAX_UNITS)
-    columns = "contact_id, model_key, fit, engagement, total, explanation, model_version, computed_at"
-    if inserts:
-        insert = f"INSERT INTO contact_scores ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-        try:
-            with conn.begin_nested():
-                conn.exec_driver_sql(insert, inserts)
-        except IntegrityError:
-            # A contact was erased while the scores were computed: leave it out and insert again.
-            kept = {row[0] for row in _existing_contacts(conn, [(r[0], 0.0, 0.0, 0.0, "") for r in inserts])}
-            inserts = [r for r in inserts if r[0] in kept]
-            out.scored -= out.written - len(inserts) - len(updates)
-            out.written = len(inserts) + len(updates)
-            if inserts:
-                conn.exec_driver_sql(insert, inserts)
-    if updates:
-        conn.exec_driver_sql(
-            "UPDATE contact_scores SET fit = ?, engagement = ?, total = ?, explanation = ?, model_version = ?, "
-            "computed_at = ? WHERE contact_id = ? AND model_key = ?",
-            updates,
-        )
-    if old:
-        conn.exec_driver_sql("DELETE FROM contact_scores WHERE contact_id = ? AND model_key = ?",
-                             [(cid, model.key) for cid in old])  # fmt: skip
+        # Only an inserted or updated row can have risen; the deleted ones score 0 now.
+        out.crossings = [(row[0], old, _units(row[3])) for row, old in zip(rows, before, strict=True)
+                         if _units(row[3]) > old]  # fmt: skip
+    if conn.dialect.name == "postgresql":
+        out.written = _upsert_postgresql(conn, model.key, model.version, rows, now)
+        if gone:
+            conn.execute(
+                text("DELETE FROM contact_scores WHERE model_key = :key AND contact_id = ANY(:ids)"),
+                {"key": model.key, "ids": gone},
+            )
+    else:
+        updates = [row for row, update in zip(rows, is_update, strict=True) if update]
+        inserts = [row for row, update in zip(rows, is_update, strict=True) if not update]
+        out.written = _write_sqlite(conn, model.key, model.version, inserts, updates, gone, now)
+        out.scored -= len(rows) - out.written  # contacts erased meanwhile were left out
     clock.lap("write")
     out.timings = clock.laps
     return out
 
 
-def _stage_and_merge(conn: Connection, scores: Scores, rows: list[Row], *, now: datetime) -> Written:
-    """PostgreSQL: COPY the scores into a temporary table, then find the crossings, upsert the rows whose
-    explanation or version changed (jsonb equality) and delete the rows of contacts that score nothing now."""
-    model = scores.model
-    clock = _Timer()
+def _write_sqlite(
+    conn: Connection, key: str, version: int, inserts: list[Row], updates: list[Row], gone: list[int], now: datetime
+) -> int:
+    stamp = _sqlite_time(now)
+    insert = f"INSERT INTO contact_scores ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    params = [(cid, key, fit, eng, total, explanation, version, stamp, sig)
+              for cid, fit, eng, total, explanation, sig in inserts]  # fmt: skip
+    if params:
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql(insert, params)
+        except IntegrityError:
+            # A contact was erased while the scores were computed: leave it out and insert again.
+            kept = {row[0] for row in _existing_contacts(conn, inserts)}
+            params = [p for p in params if p[0] in kept]
+            if params:
+                conn.exec_driver_sql(insert, params)
+    if updates:
+        conn.exec_driver_sql(
+            "UPDATE contact_scores SET fit = ?, engagement = ?, total = ?, explanation = ?, model_version = ?, "
+            "computed_at = ?, signature = ? WHERE contact_id = ? AND model_key = ?",
+            [(fit, eng, total, explanation, version, stamp, sig, cid, key)
+             for cid, fit, eng, total, explanation, sig in updates],
+        )  # fmt: skip
+    if gone:
+        conn.exec_driver_sql("DELETE FROM contact_scores WHERE contact_id = ? AND model_key = ?",
+                             [(cid, key) for cid in gone])  # fmt: skip
+    return len(params) + len(updates)
+
+
+def _upsert_postgresql(conn: Connection, key: str, version: int, rows: list[Row], now: datetime) -> int:
+    """COPY the changed rows into a temporary table and upsert them from there (skipping contacts erased
+    while the scores were computed)."""
+    if not rows:
+        return 0
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} (contact_id bigint PRIMARY KEY, fit float8 NOT NULL, "
-        "engagement float8 NOT NULL, total float8 NOT NULL, explanation jsonb NOT NULL)"
+        "engagement float8 NOT NULL, total float8 NOT NULL, explanation jsonb NOT NULL, signature bigint NOT NULL)"
     )
     conn.exec_driver_sql(f"TRUNCATE {STAGE_TABLE}")
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {STAGE_TABLE} (contact_id, fit, engagement, total, explanation) FROM STDIN") as copy:
+    with cursor.copy(
+        f"COPY {STAGE_TABLE} (contact_id, fit, engagement, total, explanation, signature) FROM STDIN"
+    ) as copy:
         for row in rows:
             copy.write_row(row)
     cursor.close()
-    conn.exec_driver_sql(f"ANALYZE {STAGE_TABLE}")  # a fresh temp table has no statistics: plan the joins
-    clock.lap("stage")
-    out = Written(scored=len(rows))
-    if model.thresholds:
-        found = conn.execute(
-            text(
-                f"SELECT s.contact_id, c.total, s.total FROM {STAGE_TABLE} s LEFT JOIN contact_scores c "
-                "ON c.contact_id = s.contact_id AND c.model_key = :key "
-                "WHERE s.total > coalesce(c.total, 0) AND coalesce(c.total, 0) < :highest"
-            ),
-            {"key": model.key, "highest": model.thresholds[-1].score / POINTS_SCALE},
-        )
-        out.crossings = [(int(cid), _units(old), _units(new)) for cid, old, new in found]
-        clock.lap("crossings")
+    conn.exec_driver_sql(f"ANALYZE {STAGE_TABLE}")  # a fresh temp table has no statistics: plan the join
     upsert = text(
-        "INSERT INTO contact_scores (contact_id, model_key, fit, engagement, total, explanation, model_version, "
-        f"computed_at) SELECT s.contact_id, :key, s.fit, s.engagement, s.total, s.explanation, :version, :now "
-        f"FROM {STAGE_TABLE} s "
-        # A contact erased while the scores were computed has no row to point at any more.
+        f"INSERT INTO contact_scores ({COLUMNS}) SELECT s.contact_id, :key, s.fit, s.engagement, s.total, "
+        f"s.explanation, :version, :now, s.signature FROM {STAGE_TABLE} s "
         "WHERE EXISTS (SELECT 1 FROM contacts c WHERE c.id = s.contact_id) "
         "ON CONFLICT (contact_id, model_key) DO UPDATE SET fit = excluded.fit, engagement = excluded.engagement, "
         "total = excluded.total, explanation = excluded.explanation, model_version = excluded.model_version, "
-        "computed_at = excluded.computed_at "
-        "WHERE contact_scores.model_version <> excluded.model_version "
-        "OR contact_scores.explanation <> excluded.explanation"
+        "computed_at = excluded.computed_at, signature = excluded.signature"
     ).bindparams(bindparam("now", type_=UTCDateTime()))
-    out.written = _rowcount(conn.execute(upsert, {"key": model.key, "version": model.version, "now": now}))
-    clock.lap("upsert")
-    removed = text(
-        "DELETE FROM contact_scores WHERE model_key = :key AND NOT EXISTS "
-        f"(SELECT 1 FROM {STAGE_TABLE} s WHERE s.contact_id = contact_scores.contact_id)"
-    )
-    out.removed = _rowcount(conn.execute(removed, {"key": model.key}))
+    written = _rowcount(conn.execute(upsert, {"key": key, "version": version, "now": now}))
     conn.exec_driver_sql(f"DROP TABLE {STAGE_TABLE}")
-    clock.lap("delete")
-    out.timings = clock.laps
-    return out
+    return written
 
 
 def write_few(session: Session, scores: Scores, *, now: datetime) -> Written:
@@ -341,6 +354,7 @@ def write_few(session: Session, scores: Scores, *, now: datetime) -> Written:
     )
     present = scores.present
     texts = Renderer(scores).texts()
+    sigs = signatures(scores).tolist()
     values: list[dict[str, Any]] = []
     gone: list[int] = []
     for i, contact_id in enumerate(ids):
@@ -361,6 +375,7 @@ def write_few(session: Session, scores: Scores, *, now: datetime) -> Written:
                 "explanation": orjson.loads(texts[i]),
                 "model_version": model.version,
                 "computed_at": now,
+                "signature": sigs[i],
             }
         )
     if gone:
@@ -374,7 +389,7 @@ def write_few(session: Session, scores: Scores, *, now: datetime) -> Written:
             index_elements=["contact_id", "model_key"],
             set_={
                 c: stmt.excluded[c]
-                for c in ("fit", "engagement", "total", "explanation", "model_version", "computed_at")
+                for c in ("fit", "engagement", "total", "explanation", "model_version", "computed_at", "signature")
             },
         )
         session.execute(stmt)
