@@ -10,6 +10,7 @@ half-life, max_occurrences, group caps, fit / engagement / total caps):
 
 * **full rescore, first write**: every contact scored and its row written (committed);
 * **full rescore, nothing changed**: the same again: the set-based write skips unchanged rows;
+* **full rescore a day later**: what the daily job meets: decayed engagement changed for every active contact;
 * **full rescore with thresholds** of a model new to the database, with its stage moves (rolled back, so the
   shared database keeps its stages);
 * **incremental rescore of one contact** after an event is inserted (p50 / p99; each rolled back);
@@ -25,7 +26,7 @@ import argparse
 import os
 import random
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import yaml
 from sqlalchemy import Engine, delete, func, select, text
@@ -136,9 +137,15 @@ def _breakdown(result: scoring.RescoreResult) -> str:
 def full_rescores(engine: Engine, specs: dict[str, ScoringModelSpec], report: Report) -> None:
     with session_scope(engine) as session:
         _add_model(session, specs["base"])
-    for label in ("full rescore, first write (committed)", "full rescore, nothing changed (committed)"):
+    now = utcnow()
+    # The daily job's case is the third: a day on, every decayed engagement score has changed.
+    for label, at in (
+        ("full rescore, first write (committed)", now),
+        ("full rescore, nothing changed (committed)", now),
+        ("full rescore a day later: decay changed (committed)", now + timedelta(days=1)),
+    ):
         with session_scope(engine) as session:
-            result = scoring.rescore_model(session, KEY)
+            result = scoring.rescore_model(session, KEY, now=at)
         report.add(Measurement(label, result.seconds, rows=result.scored, note=_breakdown(result)))
     # A model new to the database with an mql threshold: every contact over it moves; rolled back.
     with session_scope(engine) as session:
