@@ -37,3 +37,10 @@ def test_other_errors_are_not_mistaken_for_the_limit(session: Session) -> None:
     with pytest.raises(DBAPIError, match="no_such_table") as caught, session.begin_nested():
         session.execute(text("SELECT * FROM no_such_table"))
     assert not is_time_limit_error(caught.value)
+
+
+def test_postgresql_connections_run_without_jit(session: Session) -> None:
+    """JIT compilation cost 0.3-1.1 s per analytic statement and gained nothing (kit/db.py)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    assert session.execute(text("SHOW jit")).scalar() == "off"

@@ -110,10 +110,9 @@ def read_all(session: Session, statements: Sequence[AnySelect], *, parallel: boo
     return _threads(engine, statements)
 
 
-# PostgreSQL settings for the bulk reads, for their transaction only. JIT compiled each statement for 1.1 s
-# and gained nothing (the expressions are cheap, the time goes into reading); with the default 4 MB work_mem
-# the aggregate over 3.7M (contact, event) pairs spilled 160 batches to disk (20.0 s against 13.8 s at 1M
-# contacts, measured with EXPLAIN ANALYZE on a loaded machine).
+# PostgreSQL settings for the bulk reads, for their transaction only (JIT is off for every connection anyway,
+# see kit/db.py). With the default 4 MB work_mem the aggregate over 3.7M (contact, event) pairs spilled 160
+# batches to disk (20.0 s against 13.8 s at 1M contacts, EXPLAIN ANALYZE on a loaded machine).
 _PG_BULK_SETTINGS = {"jit": "off", "work_mem": "256MB"}
 
 
