@@ -3,6 +3,7 @@ set (checked against the in-memory evaluator too), query shapes, facts loading a
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -343,6 +344,9 @@ def test_event_conditions_range_scan_the_contact_name_time_index_on_sqlite(
     # Without statistics SQLite's plan does not depend on the bound values, so placeholders will do.
     plan = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", (None,) * sql.count("?")).all()
     details = " | ".join(str(row[-1]) for row in plan)
-    assert "ix_events_contact_name_occurred (contact_id=? AND name=? AND occurred_at>? AND occurred_at<?)" in details, (
-        details
-    )
+    # Either covering index with the contact and the name in front serves it with one range scan per contact.
+    assert re.search(
+        r"COVERING INDEX ix_events_(contact_name|name_contact)_occurred "
+        r"\((contact_id=\? AND name=\?|name=\? AND contact_id=\?) AND occurred_at>\? AND occurred_at<\?\)",
+        details,
+    ), details

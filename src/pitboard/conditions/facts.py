@@ -113,7 +113,7 @@ def _events(session: Session, contact_id: int, needed: FactsNeeded, now: datetim
     columns: list[Any] = [Event.name, Event.occurred_at]
     if needed.event_properties:
         columns.append(Event.properties)
-    # Same shape as the SQL compiler's subqueries: served by ix_events_contact_name_occurred.
+    # Same shape as the SQL compiler's subqueries: served by ix_events_contact_name_occurred (or name_contact).
     stmt = select(*columns).where(
         Event.contact_id == contact_id, Event.occurred_at <= now, Event.name.in_(sorted(needed.event_names))
     )

@@ -238,7 +238,8 @@ class _Compiler:
     def event(self, node: EventCondition) -> Expr:
         events = _EVENTS.alias()
         window = event_window(node.within_days, self.now)
-        # contact_id =, name = and a range on occurred_at: a range scan of ix_events_contact_name_occurred.
+        # contact_id =, name = and a range on occurred_at: one range scan of ix_events_contact_name_occurred
+        # or ix_events_name_contact_occurred (SQLite picks either: both are covering with the same key use).
         where: list[Expr] = [
             events.c.contact_id == _CONTACTS.c.id,
             events.c.occurred_at <= literal(window.until, UTCDateTime()),

@@ -46,6 +46,10 @@ class Event(IdMixin, Base):
         # "Did X at least N times in D days" for every contact (segments, scoring): 3-11x faster with the name
         # in the key than ix_events_contact_occurred alone (bench/bench_conditions.py, 100k contacts).
         Index("ix_events_contact_name_occurred", "contact_id", "name", "occurred_at"),
+        # Every contact's occurrences of a few event names (bulk scoring, grouped per name and contact): reads
+        # only those names' entries in contact order, 3.7M of 19.5M at 1M contacts (0.92 s against 2.78 s for
+        # half the contacts on SQLite).
+        Index("ix_events_name_contact_occurred", "name", "contact_id", "occurred_at"),
     )
 
     message_id: Mapped[str] = mapped_column(String(200))
