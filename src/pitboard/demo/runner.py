@@ -288,8 +288,13 @@ def generate_demo(
             writer.abort(run.id_bases)
             raise
         truth.commit()
+    # Later features seed their own tables on top of the core data set (each returns its row counts).
+    feature_counts: dict[str, int] = {}
+    from pitboard.demo.workflows import generate_workflows  # the standard workflows and 30 days of their history
+
+    feature_counts.update(generate_workflows(engine, now=at, seed=seed))
     return DemoSummary(
-        counts=dict(writer.counts),
+        counts={**writer.counts, **feature_counts},
         elapsed_seconds=time.perf_counter() - started,
         dirty_records=truth.count,
         seed=seed,

@@ -77,3 +77,18 @@ def _simulate_scoring(session: Session, project: Project, since: date) -> dict[s
     lifecycle_spec = lifecycle if isinstance(lifecycle, LifecycleSpec) else current_spec(session)
     report = simulate(session, models=spec.models, lifecycle_spec=lifecycle_spec, since=since)
     return report.to_dict()
+
+
+@register_component("workflows", order=70)
+def _workflows(session: Session, project: Project, actor: Actor) -> dict[str, list[str]]:
+    from pitboard.workflows.service import apply_workflows
+
+    return apply_workflows(session, project.workflows, actor=actor)
+
+
+@register_simulator("workflows")
+def _simulate_workflows(session: Session, project: Project, since: date) -> dict[str, Any]:
+    """Who would have enrolled in each workflow since ``since`` and which steps they would have passed."""
+    from pitboard.workflows.simulate import simulate
+
+    return simulate(session, project.workflows, since)

@@ -15,6 +15,7 @@ from pitboard.project.yamlfile import LoadedYaml, YamlError, load_yaml
 from pitboard.quality.contracts import Contract
 from pitboard.scoring.schemas import ScoringFile
 from pitboard.segments.schemas import SegmentSpec
+from pitboard.workflows.schemas import WorkflowSpec
 
 PROJECT_FILE = "pitboard.yml"
 # Files this version understands; later features add theirs here.
@@ -57,6 +58,12 @@ class Project:
         ]
 
     @property
+    def workflows(self) -> list[WorkflowSpec]:
+        return [
+            m for name, m in sorted(self.files.items()) if name.startswith("workflows/") and isinstance(m, WorkflowSpec)
+        ]
+
+    @property
     def ok(self) -> bool:
         return not self.problems
 
@@ -77,6 +84,8 @@ def load_project(root: Path, *, registry: FieldRegistry | None = None) -> Projec
         _validate(project, path, Contract, key=f"contracts/{path.name}")
     for path in sorted((root / "segments").glob("*.y*ml")):
         _validate(project, path, SegmentSpec, key=f"segments/{path.name}", context=context, default_key=path.stem)
+    for path in sorted((root / "workflows").glob("*.y*ml")):
+        _validate(project, path, WorkflowSpec, key=f"workflows/{path.name}", context=context, default_key=path.stem)
     _check_contract_names(project)
     return project
 

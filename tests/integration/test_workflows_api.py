@@ -1,0 +1,212 @@
+"""The workflows and notify REST API, and the web pages (list, detail, journey, approval inbox, dead letters)
+and public tracking endpoints, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+
+from pitboard.contacts.changes import contacts_changed
+from pitboard.kit.db import session_scope
+from pitboard.kit.time import utcnow
+from pitboard.models import Contact, Event
+from pitboard.models.workflows import NotifyDelivery
+from pitboard.settings import Settings
+from pitboard.workflows import tracking
+from tests.integration.conftest import csrf_from
+from tests.integration.test_workflows_engine import run
+
+FLOW: dict[str, Any] = {
+    "key": "nurture", "name": "Nurture", "trigger": {"type": "event", "event": "Go"},
+    "steps": [
+        {"id": "ask", "action": "approval", "title": "Nurture {{ contact.email }}?"},
+        {"id": "tag", "action": "set_field", "field": "custom.nurtured", "value": "yes"},
+    ],
+}  # fmt: skip
+
+
+def _contact_with_event(engine: Engine, email: str = "ada@example.org", name: str = "Go") -> int:
+    with session_scope(engine) as s:
+        c = Contact(email=email, email_normalized=email, first_name="Ada")
+        s.add(c)
+        s.flush()
+        now = utcnow()
+        s.add(Event(message_id=uuid.uuid4().hex, event_type="track", name=name, contact_id=c.id, occurred_at=now,
+                    received_at=now, properties={}, context={}))  # fmt: skip
+        s.flush()
+        contacts_changed(s, [c.id], reason="events")
+        return c.id
+
+
+def test_api_create_list_run_approve_and_journey(
+    client: TestClient, engine: Engine, admin_headers: dict[str, str], viewer_headers: dict[str, str]
+) -> None:
+    r = client.post("/api/v1/workflows", json=FLOW, headers=viewer_headers)
+    assert r.status_code == 403
+    r = client.post("/api/v1/workflows", json={**FLOW, "steps": []}, headers=admin_headers)
+    assert r.status_code == 422
+    assert "steps" in r.json()["message"]
+    r = client.post("/api/v1/workflows", json=FLOW, headers=admin_headers)
+    assert r.status_code == 201, r.text
+    assert client.post("/api/v1/workflows", json=FLOW, headers=admin_headers).status_code == 409
+
+    cid = _contact_with_event(engine)
+    run(engine)
+    listed = client.get("/api/v1/workflows", headers=viewer_headers).json()
+    assert [(w["key"], w["enrolments"]) for w in listed] == [("nurture", {"approval": 1})]
+    steps = client.get("/api/v1/workflows/nurture/steps", headers=viewer_headers).json()
+    assert steps[0] == {"step_id": "ask", "action": "approval", "ran": 1, "here": {"approval": 1}}
+
+    [approval] = client.get("/api/v1/workflows/approvals", headers=viewer_headers).json()
+    assert approval["title"] == "Nurture ada@example.org?"
+    path = f"/api/v1/workflows/approvals/{approval['id']}/decision"
+    assert client.post(path, json={"approve": False}, headers=admin_headers).status_code == 422  # no reason
+    assert client.post(path, json={"approve": True}, headers=viewer_headers).status_code == 403
+    assert client.post(path, json={"approve": True}, headers=admin_headers).status_code == 200
+    assert client.post(path, json={"approve": True}, headers=admin_headers).status_code == 409
+    run(engine)
+    [journey] = client.get(f"/api/v1/workflows/journeys/{cid}", headers=viewer_headers).json()
+    assert journey["enrolment"]["status"] == "completed"
+    assert [(s["step_id"], s["outcome"]) for s in journey["steps"]] == [
+        ("ask", "pending"), ("ask", "approved"), ("tag", "done"), ("end", "completed")
+    ]  # fmt: skip
+    lift = client.get("/api/v1/workflows/nurture/lift", headers=viewer_headers).json()
+    assert lift["treatment"]["n"] == 1
+    assert "not enough" in lift["note"]
+
+    r = client.patch("/api/v1/workflows/nurture", json={"active": False}, headers=admin_headers)
+    assert r.json()["active"] is False
+    assert client.post("/api/v1/workflows/nurture/enrolments", json={"contact_ids": [cid]},
+                       headers=admin_headers).status_code == 422  # fmt: skip
+    assert client.delete("/api/v1/workflows/nurture", headers=admin_headers).status_code == 204
+    assert client.get("/api/v1/workflows/nurture", headers=admin_headers).status_code == 404
+
+
+def test_api_manual_enrolment_and_dead_letter_replay(
+    client: TestClient, engine: Engine, admin_headers: dict[str, str]
+) -> None:
+    flow = {"key": "m", "name": "M", "trigger": {"type": "manual"},
+            "steps": [{"id": "mail", "action": "send_email", "kind": "transactional", "subject": "{{ contact.nope }}",
+                       "text": "x"}]}  # fmt: skip
+    assert client.post("/api/v1/workflows", json=flow, headers=admin_headers).status_code == 201
+    cid = _contact_with_event(engine, name="Other")
+    r = client.post("/api/v1/workflows/m/enrolments", json={"contact_ids": [cid, 999999]}, headers=admin_headers)
+    assert r.status_code == 404
+    assert "999999" in r.json()["message"]
+    r = client.post("/api/v1/workflows/m/enrolments", json={"contact_ids": [cid]}, headers=admin_headers)
+    assert r.status_code == 201
+    assert len(r.json()["enrolment_ids"]) == 1
+    from tests.integration.test_workflows_engine import advance
+
+    for _ in range(8):
+        advance(engine)
+    [dead] = client.get("/api/v1/workflows/dead-letters", headers=admin_headers).json()
+    assert "nope" in dead["last_error"]
+    fixed = {**flow, "steps": [{**flow["steps"][0], "subject": "Hello {{ contact.first_name }}"}]}
+    assert client.put("/api/v1/workflows/m", json=fixed, headers=admin_headers).status_code == 200
+    r = client.post(f"/api/v1/workflows/enrolments/{dead['id']}/replay", headers=admin_headers)
+    assert r.status_code == 200
+    assert r.json()["status"] == "active"
+    run(engine)
+    assert client.get("/api/v1/workflows/dead-letters", headers=admin_headers).json() == []
+
+
+def test_notify_endpoint_api_masks_urls_and_validates(client: TestClient, admin_headers: dict[str, str]) -> None:
+    url = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
+    r = client.put("/api/v1/notify/endpoints/sales", json={"kind": "slack", "url": url}, headers=admin_headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["url"] == "https://hooks.slack.com/…"
+    listed = client.get("/api/v1/notify/endpoints", headers=admin_headers).json()
+    assert "XXXXSECRET" not in str(listed)
+    r = client.put("/api/v1/notify/endpoints/hook", json={"kind": "webhook", "url": "https://x.example"},
+                   headers=admin_headers)  # fmt: skip
+    assert r.status_code == 422
+    assert "secret" in r.json()["message"]
+    r = client.post("/api/v1/notify/test", json={"to": "slack:sales", "idempotency_key": "t1"}, headers=admin_headers)
+    assert r.status_code == 202
+    [delivery] = client.get("/api/v1/notify/deliveries", headers=admin_headers).json()
+    assert (delivery["endpoint_key"], delivery["status"]) == ("sales", "queued")
+    r = client.post(f"/api/v1/notify/deliveries/{delivery['id']}/replay", headers=admin_headers)
+    assert r.status_code == 422  # only dead ones
+
+
+def test_web_pages_and_approval_form(logged_in: TestClient, engine: Engine, admin_headers: dict[str, str]) -> None:
+    assert logged_in.post("/api/v1/workflows", json=FLOW, headers=admin_headers).status_code == 201
+    cid = _contact_with_event(engine)
+    run(engine)
+    page = logged_in.get("/workflows")
+    assert page.status_code == 200
+    assert "Nurture" in page.text
+    detail = logged_in.get("/workflows/nurture")
+    assert detail.status_code == 200
+    assert "Steps, live" in detail.text
+    assert logged_in.get("/workflows/nope").status_code == 404
+    inbox = logged_in.get("/workflows/approvals")
+    assert "Nurture ada@example.org?" in inbox.text
+    approval_id = re.search(r'action="/workflows/approvals/(\d+)"', inbox.text)
+    assert approval_id is not None
+    r = logged_in.post(f"/workflows/approvals/{approval_id.group(1)}",
+                       data={"csrf_token": csrf_from(inbox.text), "decision": "reject", "reason": ""},
+                       follow_redirects=True)  # fmt: skip
+    assert "needs a reason" in r.text
+    r = logged_in.post(f"/workflows/approvals/{approval_id.group(1)}",
+                       data={"csrf_token": csrf_from(inbox.text), "decision": "reject", "reason": "not a fit"},
+                       follow_redirects=True)  # fmt: skip
+    assert "rejected" in r.text
+    journey = logged_in.get(f"/workflows/journey/{cid}")
+    assert journey.status_code == 200
+    assert "rejected" in journey.text
+    assert logged_in.get("/workflows/dead-letters").status_code == 200
+
+
+def test_tracking_pixel_and_click_record_events_once(client: TestClient, engine: Engine, settings: Settings) -> None:
+    cid = _contact_with_event(engine, name="Other")
+    html = tracking.instrument('<html><body><a href="https://example.org/a?x=1&amp;y=2">A</a></body></html>',
+                               contact_id=cid, key="wf:1:1", workflow="w", step="s", settings=settings)  # fmt: skip
+    click = re.search(r'href="[^"]*(/t/c/[^"]+)"', html)
+    pixel = re.search(r'src="[^"]*(/t/o/[^"]+)"', html)
+    assert click is not None
+    assert pixel is not None
+    for _ in range(2):
+        r = client.get(click.group(1), follow_redirects=False)
+        assert r.status_code == 302
+        assert r.headers["location"] == "https://example.org/a?x=1&y=2"
+        r = client.get(pixel.group(1))
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "image/gif"
+    assert client.get("/t/c/forged-token", follow_redirects=False).status_code == 404
+    assert client.get("/t/o/forged-token").status_code == 200  # the image, nothing recorded
+    with session_scope(engine) as s:
+        names = sorted(e.name or "" for e in s.scalars(select(Event).where(Event.contact_id == cid)))
+        assert names == ["Email Clicked", "Email Opened", "Other"]
+        assert s.scalar(select(NotifyDelivery)) is None
+
+
+def test_demo_history_shows_on_the_pages(logged_in: TestClient, engine: Engine) -> None:
+    from datetime import timedelta
+
+    from pitboard.demo.workflows import generate_workflows
+
+    now = utcnow()
+    with session_scope(engine) as s:
+        for i, name in enumerate(["trial_started"] * 6 + ["webinar_registered"] * 3 + ["demo_requested"] * 3):
+            c = Contact(email=f"d{i}@example.org", email_normalized=f"d{i}@example.org")
+            s.add(c)
+            s.flush()
+            at = now - timedelta(days=i)
+            s.add(Event(message_id=uuid.uuid4().hex, event_type="track", name=name, contact_id=c.id, occurred_at=at,
+                        received_at=at, properties={}, context={}))  # fmt: skip
+    counts = generate_workflows(engine, now=now, seed=42)
+    assert counts["workflows"] == 4
+    assert counts["workflow_enrolments"] == 9 + 3  # history, and the enrolments waiting for the approvals
+    assert counts["workflow_approvals"] == 3
+    page = logged_in.get("/workflows")
+    assert "Trial sign-up" in page.text
+    assert "Discount approval" in page.text
+    assert logged_in.get("/workflows/trial-signup").status_code == 200
+    assert "Discount request #3" in logged_in.get("/workflows/approvals").text
+    assert "HTTP 503" in logged_in.get("/workflows/dead-letters").text
