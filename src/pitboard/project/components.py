@@ -79,6 +79,27 @@ def _simulate_scoring(session: Session, project: Project, since: date) -> dict[s
     return report.to_dict()
 
 
+@register_component("routing", order=60)
+def _routing(session: Session, project: Project, actor: Actor) -> dict[str, list[str]]:
+    from pitboard.routing.schemas import RoutingFile
+    from pitboard.routing.service import apply_flow
+
+    spec = project.files.get("routing.yml")
+    return apply_flow(session, spec if isinstance(spec, RoutingFile) else None, actor=actor)
+
+
+@register_simulator("routing")
+def _simulate_routing(session: Session, project: Project, since: date) -> dict[str, Any]:
+    """Who would have got which of the leads routed since ``since`` under the proposed routing.yml."""
+    from pitboard.routing.schemas import RoutingFile
+    from pitboard.routing.simulate import simulate
+
+    spec = project.files.get("routing.yml")
+    if not isinstance(spec, RoutingFile):
+        return {"notes": ["the project has no routing.yml"]}
+    return simulate(session, spec, since=since)
+
+
 @register_component("workflows", order=70)
 def _workflows(session: Session, project: Project, actor: Actor) -> dict[str, list[str]]:
     from pitboard.workflows.service import apply_workflows

@@ -13,6 +13,7 @@ from pitboard.lifecycle.schemas import LifecycleSpec
 from pitboard.project.schemas import PrivacyFile, ProjectFile
 from pitboard.project.yamlfile import LoadedYaml, YamlError, load_yaml
 from pitboard.quality.contracts import Contract
+from pitboard.routing.schemas import RoutingFile
 from pitboard.scoring.schemas import ScoringFile
 from pitboard.segments.schemas import SegmentSpec
 from pitboard.workflows.schemas import WorkflowSpec
@@ -24,6 +25,7 @@ KNOWN_FILES: dict[str, type[BaseModel]] = {
     "lifecycle.yml": LifecycleSpec,
     "scoring.yml": ScoringFile,
     "privacy.yml": PrivacyFile,
+    "routing.yml": RoutingFile,
 }
 
 

@@ -1,1 +1,3 @@
-"""Lead routing (issue 7)."""
+"""Lead routing (issue 7): see docs/routing.md."""
+
+from pitboard.routing import privacy as _privacy  # noqa: F401  (registers the "assignments" export section)
