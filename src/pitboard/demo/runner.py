@@ -290,6 +290,9 @@ def generate_demo(
         truth.commit()
     # Later features seed their own tables on top of the core data set (each returns its row counts).
     feature_counts: dict[str, int] = {}
+    from pitboard.demo.measurement import generate_measurement  # spend, alert history, a report draft
+
+    feature_counts.update(generate_measurement(engine, now=at, seed=seed))
     from pitboard.demo.routing import generate_routing  # a routing flow and the last 30 days of leads routed
 
     feature_counts.update(generate_routing(engine, now=at, seed=seed))

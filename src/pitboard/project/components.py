@@ -100,6 +100,15 @@ def _simulate_routing(session: Session, project: Project, since: date) -> dict[s
     return simulate(session, spec, since=since)
 
 
+@register_component("metrics", order=80)
+def _metrics(session: Session, project: Project, actor: Actor) -> dict[str, list[str]]:
+    from pitboard.measurement.schemas import MetricsFile
+    from pitboard.measurement.service import apply_metrics_file
+
+    spec = project.files.get("metrics.yml")
+    return apply_metrics_file(session, spec if isinstance(spec, MetricsFile) else None, actor=actor)
+
+
 @register_component("workflows", order=70)
 def _workflows(session: Session, project: Project, actor: Actor) -> dict[str, list[str]]:
     from pitboard.workflows.service import apply_workflows

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from pitboard.conditions import FieldRegistry, validation_context
 from pitboard.lifecycle.schemas import LifecycleSpec
+from pitboard.measurement.schemas import MetricsFile
 from pitboard.project.schemas import PrivacyFile, ProjectFile
 from pitboard.project.yamlfile import LoadedYaml, YamlError, load_yaml
 from pitboard.quality.contracts import Contract
@@ -25,6 +26,7 @@ KNOWN_FILES: dict[str, type[BaseModel]] = {
     "lifecycle.yml": LifecycleSpec,
     "scoring.yml": ScoringFile,
     "privacy.yml": PrivacyFile,
+    "metrics.yml": MetricsFile,
     "routing.yml": RoutingFile,
 }
 
