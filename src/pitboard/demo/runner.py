@@ -293,6 +293,9 @@ def generate_demo(
     from pitboard.demo.measurement import generate_measurement  # spend, alert history, a report draft
 
     feature_counts.update(generate_measurement(engine, now=at, seed=seed))
+    from pitboard.demo.workboard import generate_workboard  # the board's history and campaigns in operation
+
+    feature_counts.update(generate_workboard(engine, now=at, seed=seed))
     from pitboard.demo.routing import generate_routing  # a routing flow and the last 30 days of leads routed
 
     feature_counts.update(generate_routing(engine, now=at, seed=seed))

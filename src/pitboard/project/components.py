@@ -109,6 +109,15 @@ def _metrics(session: Session, project: Project, actor: Actor) -> dict[str, list
     return apply_metrics_file(session, spec if isinstance(spec, MetricsFile) else None, actor=actor)
 
 
+@register_component("campaign_ops", order=90)
+def _campaign_ops(session: Session, project: Project, actor: Actor) -> dict[str, list[str]]:
+    from pitboard.workboard.board import apply_spec
+    from pitboard.workboard.config import CampaignOpsFile
+
+    spec = project.files.get("campaign_ops.yml")
+    return apply_spec(session, spec if isinstance(spec, CampaignOpsFile) else None, actor=actor)
+
+
 @register_component("workflows", order=70)
 def _workflows(session: Session, project: Project, actor: Actor) -> dict[str, list[str]]:
     from pitboard.workflows.service import apply_workflows

@@ -17,6 +17,7 @@ from pitboard.quality.contracts import Contract
 from pitboard.routing.schemas import RoutingFile
 from pitboard.scoring.schemas import ScoringFile
 from pitboard.segments.schemas import SegmentSpec
+from pitboard.workboard.config import CampaignOpsFile
 from pitboard.workflows.schemas import WorkflowSpec
 
 PROJECT_FILE = "pitboard.yml"
@@ -28,6 +29,7 @@ KNOWN_FILES: dict[str, type[BaseModel]] = {
     "privacy.yml": PrivacyFile,
     "metrics.yml": MetricsFile,
     "routing.yml": RoutingFile,
+    "campaign_ops.yml": CampaignOpsFile,
 }
 
 

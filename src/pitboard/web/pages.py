@@ -20,6 +20,7 @@ from pitboard.contacts import service as contacts
 from pitboard.kit.errors import NotFound, ValidationFailed
 from pitboard.lifecycle.stages import DEFAULT_STAGES
 from pitboard.models import Account, Opportunity, SalesUser
+from pitboard.models.workboard import CampaignOps
 from pitboard.pipeline import service as pipeline
 from pitboard.pipeline.schemas import STAGES as OPPORTUNITY_STAGES
 from pitboard.web import consent_pages, queries, scoring_pages
@@ -218,6 +219,12 @@ def campaign_list(
         "page": page,
         "total": session.scalar(select(func.count()).select_from(campaigns.campaign_query(f).subquery())) or 0,
         "pipeline": queries.sourced_pipeline(session, (c.id for c in page.items)),
+        # Campaigns that came in through intake have an operations page (checklist, approvals, budget, go-live).
+        "with_ops": set(
+            session.scalars(
+                select(CampaignOps.campaign_id).where(CampaignOps.campaign_id.in_([c.id for c in page.items]))
+            )
+        ),
         "is_first_page": not cursor,
         "next_url": url_with("/campaigns", **params, cursor=page.next_cursor) if page.next_cursor else None,
         "first_url": url_with("/campaigns", **params),
