@@ -187,11 +187,12 @@ def test_daily_jobs_are_scheduled_once_per_day_whatever_the_number_of_workers(en
             "quality.snapshot",
             "scoring.rescore_all",
             "segments.refresh_all",
+            "worker.prune_jobs",
         ]
-    assert run_worker(engine, burst=True) == Counter({"done": 5})
+    assert run_worker(engine, burst=True) == Counter({"done": 6})
     with session_scope(engine) as s:
         assert s.scalar(select(func.count()).select_from(QualitySnapshot)) == 0  # empty tables: nothing to score
-        assert s.scalars(select(Job.status)).all() == ["done"] * 5
+        assert s.scalars(select(Job.status)).all() == ["done"] * 6
 
 
 def test_periodic_tasks_get_one_job_per_slot_whatever_the_number_of_workers(engine: Engine) -> None:
@@ -214,3 +215,19 @@ def test_periodic_tasks_get_one_job_per_slot_whatever_the_number_of_workers(engi
     finally:
         queue.TASKS.pop(name, None)
         queue.PERIODIC.pop(name, None)
+
+
+def test_done_jobs_older_than_two_weeks_are_pruned_and_dead_ones_kept(engine: Engine) -> None:
+    from pitboard.worker.tasks import prune_jobs
+
+    now = utcnow()
+    with session_scope(engine) as s:
+        for status, age_days in (("done", 15), ("done", 13), ("dead", 40), ("queued", 20)):
+            at = now - timedelta(days=age_days)
+            s.add(Job(task="contacts.refresh_last_activity", payload={}, status=status, attempts=1, max_attempts=5,
+                      run_at=at, created_at=at, finished_at=at if status != "queued" else None))  # fmt: skip
+    with session_scope(engine) as s:
+        prune_jobs(s, {})
+    with session_scope(engine) as s:
+        left = sorted((j.status, round((now - j.created_at).total_seconds() / 86400)) for j in s.scalars(select(Job)))
+    assert left == [("dead", 40), ("done", 13), ("queued", 20)]

@@ -27,6 +27,7 @@ DAILY_TASKS = (
     "scoring.rescore_all",
     "lifecycle.advance_all",
     "segments.refresh_all",
+    "worker.prune_jobs",
 )
 
 log = get_logger(__name__)
