@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from pitboard.kit.db import session_scope
@@ -208,6 +208,15 @@ def test_periodic_tasks_get_one_job_per_slot_whatever_the_number_of_workers(engi
         again = schedule_periodic(engine)  # a second worker in the same hour
         assert (first, again) >= (1, 0)
         assert again == 0
+        seen: dict[str, int] = {}
+        assert schedule_periodic(engine, seen) == 0  # nothing new, and now the worker remembers the slots
+        assert name in seen
+        with session_scope(engine) as s:
+            s.execute(update(Job).where(Job.task == name).values(idempotency_key="moved"))
+        assert schedule_periodic(engine, seen) == 0  # remembered: no look at the database until the slot turns
+        assert schedule_periodic(engine) == 1  # a worker without that memory looks, and finds the slot free
+        with session_scope(engine) as s:
+            s.execute(delete(Job).where(Job.idempotency_key == "moved"))
         with session_scope(engine) as s:
             assert list(s.scalars(select(Job.task).where(Job.task == name))) == [name]
         run_worker(engine, burst=True)

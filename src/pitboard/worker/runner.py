@@ -53,11 +53,12 @@ def run_worker(
     outcomes: Counter[str] = Counter()
     log.info("worker started", worker_id=worker_id, database=engine.dialect.name)
     scheduled_on = None
+    slots_done: dict[str, int] = {}
     while not stop.is_set():
         if schedule and scheduled_on != utcnow().date():
             scheduled_on = schedule_daily(engine)
         if schedule and PERIODIC:
-            schedule_periodic(engine)
+            schedule_periodic(engine, slots_done)
         jobs = claim(engine, worker_id, limit=batch)
         for job in jobs:
             outcomes[run_claimed(engine, job, worker_id)] += 1
@@ -80,20 +81,27 @@ def schedule_daily(engine: Engine) -> date:
     return today
 
 
-def schedule_periodic(engine: Engine) -> int:
+def schedule_periodic(engine: Engine, slots_done: dict[str, int] | None = None) -> int:
     """Enqueue each periodic task whose current slot has no job yet; returns how many were new.
 
     The slot number (seconds since the epoch // period) is in the idempotency key, so workers racing each
     other make one job per slot, and a worker that was down does not make up missed slots one by one.
+    ``slots_done`` (the worker's memory of the slots it has seen to) skips the database until a slot turns:
+    on SQLite every check would otherwise take the write lock on every pass of the loop.
     """
     now = utcnow()
     epoch = int(now.timestamp())
+    current = {name: epoch // every for name, every in PERIODIC.items()}
+    if slots_done is not None and all(slots_done.get(name) == slot for name, slot in current.items()):
+        return 0
     created = 0
-    keys = {f"{name}:{epoch // every}": (name, epoch // every) for name, every in PERIODIC.items()}
+    keys = {f"{name}:{slot}": (name, slot) for name, slot in current.items()}
     with session_scope(engine) as session:
         existing = set(session.scalars(select(Job.idempotency_key).where(Job.idempotency_key.in_(keys))))
         for key, (name, slot) in sorted(keys.items()):
             if key not in existing:
                 enqueue(session, name, {"slot": slot, "at": now.isoformat()}, idempotency_key=key)
                 created += 1
+    if slots_done is not None:
+        slots_done.update(current)
     return created
