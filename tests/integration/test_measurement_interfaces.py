@@ -179,3 +179,31 @@ def test_dashboards_are_served_from_a_snapshot(session: Session, logged_in: Test
     assert [r.dashboard for r in made] == ["executive", "campaign", "funnel", "quality"]
     assert made[0].period_start.isoformat() == "2026-02-07"
     session.rollback()
+
+
+def test_the_home_page_counts_come_from_the_registry(session: Session, logged_in: TestClient) -> None:
+    from datetime import timedelta
+
+    from pitboard.kit.time import utcnow
+    from pitboard.models import Contact, Event, LifecycleStageChange
+
+    now = utcnow()
+    # Inside the 30 days, one day past them, and one event dated tomorrow (a clock-skewed client): the registry
+    # counts whole UTC days up to today, and the home page now says the same.
+    for i, when in enumerate((now - timedelta(days=3), now - timedelta(days=40), now + timedelta(days=1))):
+        contact = Contact(email=f"h{i}@acme.example", created_at=when, updated_at=when)
+        session.add(contact)
+        session.flush()
+        session.add(Event(message_id=f"h{i}", event_type="track", name="page_viewed", contact_id=contact.id,
+                          occurred_at=when, received_at=now))  # fmt: skip
+        session.add(LifecycleStageChange(contact_id=contact.id, to_stage="mql", changed_at=when))
+    session.commit()
+    ctx = registry.context(session)
+    last_30 = registry.Period(now.date() - timedelta(days=29), now.date())
+    expected = registry.values(ctx, ["events", "new_contacts", "mqls"], last_30)
+    session.rollback()
+    assert expected == {"events": 1.0, "new_contacts": 1.0, "mqls": 1.0}
+    home = logged_in.get("/").text
+    assert _web_value(home, "events-30d") == "1"
+    assert "+1 in the last 30 days" in home
+    assert "1 became MQL in the last 30 days" in home

@@ -317,3 +317,40 @@ def test_account_journeys_include_the_buying_group(session: Session) -> None:
     service.apply_metrics_file(session, apply_settings, actor=SYSTEM)
     first = reports.run_attribution(registry.context(session), WEEK, model="first_touch")
     assert [c.label for c in first.credits] == ["Email"]
+
+
+def test_money_metrics_convert_currencies_and_leave_out_those_without_a_rate(session: Session) -> None:
+    from pitboard.models import SystemSetting
+
+    seed(session)  # o1 1000 (won 7 Mar), o2 500, o3 2000 (won 6 Mar), all USD; spend 450 USD in the week
+    extra = [("o-eur", "1000", "EUR"), ("o-xyz", "700", "XYZ")]
+    for name, amount, currency in extra:
+        session.add(Opportunity(name=name, amount=Decimal(amount), currency=currency, stage="closed", opened_at=at(4),
+                                closed_at=at(5), is_closed=True, is_won=True))  # fmt: skip
+    session.add(CampaignSpend(campaign_id=session.scalar(select(Campaign.id).limit(1)), spend_date=date(2026, 3, 4),
+                              channel="Paid Social", amount=Decimal("100"), currency="EUR", created_at=at(4),
+                              updated_at=at(4)))  # fmt: skip
+    session.flush()
+    # Without rates only the reporting currency counts: euros are not added to dollars as if they were dollars.
+    ctx = registry.context(session)
+    assert registry.values(ctx, ["pipeline", "bookings", "spend", "opportunities", "won_deals"], WEEK) == {
+        "pipeline": 1500.0, "bookings": 3000.0, "spend": 450.0, "opportunities": 4.0, "won_deals": 4.0,
+    }  # fmt: skip
+    session.add(SystemSetting(key=registry.SETTINGS_KEY, updated_at=at(9),
+                              value={**registry.DEFAULT_SETTINGS, "exchange_rates": {"EUR": 1.1}}))  # fmt: skip
+    session.flush()
+    ctx = registry.context(session)
+    assert registry.values(ctx, ["pipeline", "bookings", "spend"], WEEK) == {
+        "pipeline": 2600.0, "bookings": 4100.0, "spend": 560.0,  # + 1000 EUR x 1.1, + 100 EUR x 1.1; XYZ left out
+    }  # fmt: skip
+    # Attribution credits add up to the same converted amounts (the XYZ deal still counts as a conversion).
+    result = reports.run_attribution(ctx, WEEK, goal="bookings", model="linear")
+    assert result.total_amount_cents == 410_000
+    assert result.total_conversions == 4
+
+
+def test_exchange_rates_are_validated() -> None:
+    with pytest.raises(ValueError, match="not a currency code"):
+        MetricsFile.model_validate({"settings": {"exchange_rates": {"euro": 1.1}}})
+    with pytest.raises(ValueError, match="must be above 0"):
+        MetricsFile.model_validate({"settings": {"exchange_rates": {"EUR": 0}}})

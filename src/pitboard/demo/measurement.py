@@ -60,6 +60,14 @@ def generate_measurement(engine: Engine, *, now: datetime, seed: int = 42) -> di
         for i in range(0, len(rows), 5000):
             session.execute(insert(CampaignSpend), rows[i : i + 5000])
         counts["campaign_spend"] = len(rows)
+        # The demo's deals are in USD, EUR and GBP: report in USD with fixed demo rates, so every deal counts.
+        from pitboard.measurement.registry import DEFAULT_SETTINGS, SETTINGS_KEY
+        from pitboard.models import SystemSetting
+
+        if session.get(SystemSetting, SETTINGS_KEY) is None:
+            rates = {"EUR": 1.08, "GBP": 1.27}
+            session.add(SystemSetting(key=SETTINGS_KEY, value={**DEFAULT_SETTINGS, "exchange_rates": rates},
+                                      updated_at=stamp))  # fmt: skip
         for spec in ALERTS:
             session.add(AlertRule(key=spec["key"], name=spec["name"], metric=spec["metric"], kind=spec["kind"],
                                   definition=spec, notify=spec["notify"], origin="demo", checksum="demo",

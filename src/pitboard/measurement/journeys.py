@@ -62,6 +62,7 @@ def load_journeys(
     accounts: bool = True,
     non_converting: bool = False,
     touch_cache: dict[Any, Any] | None = None,
+    rates: dict[str, float] | None = None,
 ) -> Journeys:
     if goal not in ("pipeline", "bookings"):
         raise ValidationFailed("goal must be pipeline or bookings")
@@ -70,7 +71,7 @@ def load_journeys(
     if not 1 <= lookback_days <= 730:
         raise ValidationFailed("lookback_days must be between 1 and 730")
     o = Opportunity
-    stmt = select(o.id, o.contact_id, o.account_id, o.amount, o.opened_at, o.closed_at, o.is_won)
+    stmt = select(o.id, o.contact_id, o.account_id, o.amount, o.currency, o.opened_at, o.closed_at, o.is_won)
     if goal == "pipeline":
         stmt = stmt.where(o.opened_at >= period.since, o.opened_at < period.until)
     else:
@@ -109,7 +110,10 @@ def load_journeys(
         lead_time = lead_at.get(r.contact_id) if r.contact_id is not None else None
         paths.append(path)
         ends.append(end)
-        amounts.append(round(float(r.amount or 0) * 100))
+        # In the reporting currency, as the money metrics; a currency without a rate credits no amount (the
+        # conversion still counts), so credits add up to the pipeline and bookings metrics either way.
+        rate = (rates or {"USD": 1.0}).get(str(r.currency or "USD").upper())
+        amounts.append(round(float(r.amount or 0) * rate * 100) if rate is not None else 0)
         leads.append(bisect_right(times, lead_time) - 1 if lead_time is not None else -1)
         opp_pos.append(bisect_right(times, _ts(r.opened_at)) - 1)
         closes.append(bisect_right(times, _ts(r.closed_at)) - 1 if goal == "bookings" and r.closed_at else -1)

@@ -25,9 +25,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, String, cast, exists, func, select
+from sqlalchemy import ColumnElement, Date, Numeric, String, case, cast, exists, func, literal, null, select
 from sqlalchemy.orm import Session, aliased
 
 from pitboard.kit.errors import NotFound, ValidationFailed
@@ -49,6 +50,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "sla_hours": 48,
     "sales_touch_events": ["meeting_booked"],
     "currency": "USD",
+    "exchange_rates": {},
     "attribution_model": "w_shaped",
     "lookback_days": 90,
     "account_journeys": True,
@@ -188,10 +190,29 @@ def _stage_entries(stage: str) -> Daily:
     return daily
 
 
+def currency_rates(settings: Mapping[str, Any]) -> dict[str, float]:
+    """Units of the reporting currency per unit of each currency that has a rate (the reporting one is 1)."""
+    base = str(settings.get("currency") or "USD")
+    rates = {str(code).upper(): float(rate) for code, rate in (settings.get("exchange_rates") or {}).items()}
+    rates[base] = 1.0
+    return rates
+
+
+def money(ctx: Context, amount: Any, currency: Any) -> ColumnElement[Any]:
+    """``amount`` in the reporting currency. An amount in a currency without a rate is NULL, so sums leave it
+    out rather than adding euros to dollars (money metrics used to add amounts as stored)."""
+    rates = currency_rates(ctx.settings)
+    converted: ColumnElement[Any] = amount * case(
+        *((currency == code, literal(Decimal(str(rate)), Numeric(18, 8))) for code, rate in sorted(rates.items())),
+        else_=null(),
+    )
+    return converted
+
+
 def _opps_opened(measure: str) -> Daily:
     def daily(ctx: Context, period: Period) -> dict[date, float]:
         o = Opportunity
-        agg = func.count() if measure == "count" else func.sum(o.amount)
+        agg = func.count() if measure == "count" else func.sum(money(ctx, o.amount, o.currency))
         return _grouped(ctx, o.opened_at, agg, [], period)
 
     return daily
@@ -200,7 +221,7 @@ def _opps_opened(measure: str) -> Daily:
 def _opps_closed(measure: str, won_only: bool) -> Daily:
     def daily(ctx: Context, period: Period) -> dict[date, float]:
         o = Opportunity
-        agg = func.count() if measure == "count" else func.sum(o.amount)
+        agg = func.count() if measure == "count" else func.sum(money(ctx, o.amount, o.currency))
         where = [o.is_won.is_(True)] if won_only else [o.is_closed.is_(True)]
         return _grouped(ctx, o.closed_at, agg, where, period)
 
@@ -209,7 +230,7 @@ def _opps_closed(measure: str, won_only: bool) -> Daily:
 
 def _spend_daily(ctx: Context, period: Period) -> dict[date, float]:
     s = CampaignSpend
-    return _grouped(ctx, s.spend_date, func.sum(s.amount), [], period, is_date=True)
+    return _grouped(ctx, s.spend_date, func.sum(money(ctx, s.amount, s.currency)), [], period, is_date=True)
 
 
 def _new_contacts(ctx: Context, period: Period) -> dict[date, float]:
@@ -333,7 +354,7 @@ def _ltv(ctx: Context, period: Period) -> Value:
     o = Opportunity
     where = [o.is_won.is_(True), o.closed_at < period.until, o.account_id.is_not(None)]
     total, accounts = ctx.session.execute(
-        select(func.sum(o.amount), func.count(func.distinct(o.account_id))).where(*where)
+        select(func.sum(money(ctx, o.amount, o.currency)), func.count(func.distinct(o.account_id))).where(*where)
     ).one()
     return float(total) / accounts if accounts else None
 
@@ -342,7 +363,9 @@ def _open_pipeline(ctx: Context, period: Period) -> Value:
     """Amount of the opportunities open at the end of the period (opened before it ends, not closed by then)."""
     o = Opportunity
     still_open = (o.is_closed.is_(False)) | (o.closed_at.is_(None)) | (o.closed_at >= period.until)
-    total = ctx.session.scalar(select(func.sum(o.amount)).where(o.opened_at < period.until, still_open))
+    total = ctx.session.scalar(
+        select(func.sum(money(ctx, o.amount, o.currency))).where(o.opened_at < period.until, still_open)
+    )
     return float(total or 0)
 
 
@@ -742,7 +765,9 @@ def daily_values(ctx: Context, key: str, period: Period) -> dict[date, float]:
 def by_campaign_spend(ctx: Context, period: Period) -> dict[int, float]:
     """Spend per campaign in the period; adds up to the ``spend`` metric."""
     s = CampaignSpend
-    stmt = select(s.campaign_id, func.sum(s.amount)).where(s.spend_date >= period.start, s.spend_date <= period.end)
+    stmt = select(s.campaign_id, func.sum(money(ctx, s.amount, s.currency))).where(
+        s.spend_date >= period.start, s.spend_date <= period.end
+    )
     return {cid: float(v or 0) for cid, v in ctx.session.execute(stmt.group_by(s.campaign_id))}
 
 
@@ -751,7 +776,7 @@ def spend_by_channel(ctx: Context, period: Period) -> dict[str, float]:
     s = CampaignSpend
     channel = func.coalesce(func.nullif(s.channel, ""), Campaign.channel, "(no channel)")
     stmt = (
-        select(channel, func.sum(s.amount))
+        select(channel, func.sum(money(ctx, s.amount, s.currency)))
         .join(Campaign, Campaign.id == s.campaign_id)
         .where(s.spend_date >= period.start, s.spend_date <= period.end)
         .group_by(channel)

@@ -133,7 +133,7 @@ def run_attribution(
         ctx.session, period, goal=goal, level=level,
         lookback_days=int(lookback_days or ctx.settings.get("lookback_days") or 90),
         non_converting=chosen in ("markov", "shapley"), touch_cache=ctx.touch_cache,
-        accounts=bool(ctx.settings.get("account_journeys", True)),
+        accounts=bool(ctx.settings.get("account_journeys", True)), rates=registry.currency_rates(ctx.settings),
     )  # fmt: skip
     return attribute(journeys, spec)
 
@@ -144,7 +144,7 @@ def run_all_models(ctx: Context, period: Period, *, goal: Goal = "pipeline", lev
     journeys = load_journeys(
         ctx.session, period, goal=goal, level=level,
         lookback_days=int(lookback_days or ctx.settings.get("lookback_days") or 90), non_converting=True,
-        accounts=bool(ctx.settings.get("account_journeys", True)),
+        accounts=bool(ctx.settings.get("account_journeys", True)), rates=registry.currency_rates(ctx.settings),
     )  # fmt: skip
     return [attribute(journeys, m) for m in MODELS if m != "custom"]
 
@@ -223,9 +223,11 @@ def budget_vs_actual(ctx: Context, period: Period) -> Table:
     """Campaigns running in the period: budget against spend to date (all spend up to the period's end)."""
     s = CampaignSpend
     c = Campaign
-    spent = dict(
+    spent: dict[int, Any] = dict(
         ctx.session.execute(
-            select(s.campaign_id, func.sum(s.amount)).where(s.spend_date <= period.end).group_by(s.campaign_id)
+            select(s.campaign_id, func.sum(registry.money(ctx, s.amount, s.currency)))
+            .where(s.spend_date <= period.end)
+            .group_by(s.campaign_id)
         ).all()
     )
     stmt = select(c).where(

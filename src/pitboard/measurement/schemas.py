@@ -28,9 +28,24 @@ class SettingsSpec(_Strict):
     attribution_model: str = Field(default="w_shaped", description="The model reports use unless told otherwise")
     lookback_days: int = Field(default=90, ge=1, le=730, description="Touches older than this are not credited")
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    exchange_rates: dict[str, float] = Field(
+        default_factory=dict,
+        description="Units of the reporting currency per unit of another, e.g. {EUR: 1.08}; amounts in a currency "
+        "without a rate are left out of money metrics",
+    )
     account_journeys: bool = Field(
         default=True, description="Attribution reads the touches of every contact at the account, not only the deal's"
     )
+
+    @field_validator("exchange_rates")
+    @classmethod
+    def _rates(cls, v: dict[str, float]) -> dict[str, float]:
+        for code, rate in v.items():
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                raise ValueError(f"{code!r} is not a currency code (three capital letters, e.g. EUR)")
+            if not rate > 0:
+                raise ValueError(f"the rate of {code} must be above 0")
+        return v
 
     @field_validator("attribution_model")
     @classmethod

@@ -18,7 +18,8 @@ from sqlalchemy import ColumnElement, Date, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from pitboard.lifecycle.stages import DEFAULT_STAGES
-from pitboard.models import Account, Contact, Event, LifecycleStageChange, Opportunity
+from pitboard.measurement import registry
+from pitboard.models import Account, Contact, Event, Opportunity
 from pitboard.web.charts import OTHER_COLOR, PALETTE, Series
 
 UNATTRIBUTED = "(no channel)"
@@ -93,23 +94,21 @@ def load_dashboard(session: Session, now: datetime) -> Dashboard:
     event_days: dict[date, int] = defaultdict(int)
     for (day, _channel), n in event_rows.items():
         event_days[day] += n
-    since_30d = today - timedelta(days=29)
+    # The 30-day counts come from the metric registry, so the home page and every report agree on them.
+    # Pipeline and bookings stay per currency here: the registry converts them to the reporting currency.
+    last_30 = registry.Period(today - timedelta(days=29), today)
+    counted = registry.values(registry.context(session), ["new_contacts", "events", "mqls"], last_30)
     metrics = Metrics(
         contacts=_count(session, Contact),
-        new_contacts_30d=sum(n for day, n in contact_days.items() if day >= since_30d),
+        new_contacts_30d=int(counted["new_contacts"] or 0),
         accounts=_count(session, Account),
         open_pipeline=_money(session, Opportunity.is_closed.is_(False)),
         won_this_quarter=_money(
             session, Opportunity.is_won.is_(True), Opportunity.closed_at >= _at_midnight(quarter_start(today))
         ),
-        events_30d=sum(n for day, n in event_days.items() if day >= since_30d),
+        events_30d=int(counted["events"] or 0),
         mqls=_count(session, Contact, Contact.lifecycle_stage == "mql"),
-        new_mqls_30d=_count(
-            session,
-            LifecycleStageChange,
-            LifecycleStageChange.to_stage == "mql",
-            LifecycleStageChange.changed_at >= _at_midnight(since_30d),
-        ),
+        new_mqls_30d=int(counted["mqls"] or 0),
         quarter_start=quarter_start(today),
     )
     return Dashboard(
