@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import DetachedInstanceError
 from starlette.datastructures import FormData
 
 from pitboard.api.deps import SessionDep
+from pitboard.kit.actor import Actor
 from pitboard.kit.db import session_factory
 from pitboard.models import User
 
@@ -159,3 +160,24 @@ def user_outside_route(request: Request) -> User | None:
 
 
 CurrentUser = Annotated[User, Depends(require_user)]
+
+
+# --- what page handlers ask about the signed-in person ------------------------------------------------------
+
+WRITE_ROLES = ("editor", "admin")
+
+
+def web_actor(user: User) -> Actor:
+    """The person signed in, as the services' actor (audit entries say "web")."""
+    return Actor(name=user.email, interface="web", role=user.role)
+
+
+def can_write(user: User) -> bool:
+    """Whether the person may change things (pages show or hide their forms by it; services check again)."""
+    return user.role in WRITE_ROLES
+
+
+def form_text(form: FormData, name: str, max_length: int = 2000) -> str:
+    """A form field as trimmed text, cut to ``max_length``; missing fields and file uploads read as ""."""
+    value = form.get(name)
+    return value.strip()[:max_length] if isinstance(value, str) else ""

@@ -19,13 +19,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
 
 from pitboard.api.deps import SessionDep
 from pitboard.consent import ledger, suppression, tokens
 from pitboard.consent.ledger import ConsentEntry
 from pitboard.consent.purposes import load_purposes
-from pitboard.kit.actor import Actor
 from pitboard.kit.emails import InvalidEmail, normalize_email
 from pitboard.kit.errors import PitboardError, ValidationFailed
 from pitboard.kit.time import utcnow
@@ -43,29 +41,15 @@ from pitboard.privacy import requests as privacy_requests
 from pitboard.privacy.masking import is_masked
 from pitboard.settings import Settings
 from pitboard.web import queries
-from pitboard.web.auth import CsrfForm, CurrentUser
+from pitboard.web.auth import CsrfForm, CurrentUser, can_write, form_text, web_actor
 from pitboard.web.render import SECURITY_HEADERS, error_page, render, url_with
 
 router = APIRouter(include_in_schema=False)
 
-WRITE_ROLES = ("editor", "admin")
 PAGE_SIZE = 50
 SUPPRESSION_STATES = ("active", "lifted", "all")
 # Erasure suppressions are made by the erasure itself, with the request that caused it; not by hand.
 MANUAL_REASONS = tuple(r for r in SUPPRESSION_REASONS if r != "erasure")
-
-
-def _actor(user: User) -> Actor:
-    return Actor(name=user.email, interface="web", role=user.role)
-
-
-def _can_write(user: User) -> bool:
-    return user.role in WRITE_ROLES
-
-
-def _text(form: FormData, name: str, max_length: int = 2000) -> str:
-    value = form.get(name)
-    return value.strip()[:max_length] if isinstance(value, str) else ""
 
 
 def _choice(value: str | None, allowed: tuple[str, ...]) -> str | None:
@@ -134,7 +118,7 @@ def contact_consent(request: Request, session: Session, contact: Contact, user: 
         # An inactive purpose stays visible while the contact has a state for it: the ledger still refers to it.
         if purpose.active or any(c.state for c in cells):
             grid.append((purpose, cells))
-    can_write = _can_write(user)
+    writable = can_write(user)
     return ConsentSection(
         channels=CHANNELS,
         grid=grid,
@@ -142,8 +126,8 @@ def contact_consent(request: Request, session: Session, contact: Contact, user: 
         suppressed=_suppressed_addresses(session, contact),
         purposes=[p for p in purposes.values() if p.active],
         # The link lets whoever holds it change this person's consent, so only those who may change it see it.
-        preferences_url=tokens.preferences_url(_settings(request), contact_id=contact.id) if can_write else None,
-        can_write=can_write,
+        preferences_url=tokens.preferences_url(_settings(request), contact_id=contact.id) if writable else None,
+        can_write=writable,
         notice=_notice(request.query_params.get("consent_notice")),
         error=_notice(request.query_params.get("consent_error")),
         purpose_labels={k: p.label for k, p in purposes.items()},
@@ -158,15 +142,15 @@ def _back_to_contact(contact_id: int, **params: str) -> Response:
 def record_consent(
     contact_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep
 ) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Recording consent needs the editor or admin role.")
     entry = ConsentEntry(
-        channel=_text(form, "channel"), purpose=_text(form, "purpose"), status=_text(form, "status"),
-        lawful_basis=_text(form, "lawful_basis") or "consent", source="admin",
-        consent_text=_text(form, "consent_text") or None,
+        channel=form_text(form, "channel"), purpose=form_text(form, "purpose"), status=form_text(form, "status"),
+        lawful_basis=form_text(form, "lawful_basis") or "consent", source="admin",
+        consent_text=form_text(form, "consent_text") or None,
     )  # fmt: skip
     try:
-        ledger.record(session, contact_id=contact_id, entry=entry, actor=_actor(user))
+        ledger.record(session, contact_id=contact_id, entry=entry, actor=web_actor(user))
     except PitboardError as exc:
         session.rollback()
         if exc.status_code == 404:
@@ -180,22 +164,22 @@ def record_consent(
 def suppress_contact_email(
     contact_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep
 ) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Suppressing an address needs the editor or admin role.")
     contact = session.get(Contact, contact_id)
     if contact is None:
         return error_page(request, 404, f"There is no contact {contact_id}.")
     if not contact.email:
         return _back_to_contact(contact_id, consent_error="This contact has no email address to suppress.")
-    reason = _text(form, "reason") or "manual"
+    reason = form_text(form, "reason") or "manual"
     if reason not in MANUAL_REASONS:
         return _back_to_contact(contact_id, consent_error=f"Choose a reason: {', '.join(MANUAL_REASONS)}.")
     hashed = suppression.hash_for(session, "email", contact.email)
     if suppression.active_for(session, [hashed], "email"):
         return _back_to_contact(contact_id, consent_notice=f"{contact.email} was already suppressed for email.")
     suppression.suppress(
-        session, channel="email", reason=reason, source="admin", actor=_actor(user), hashed=hashed,
-        contact_id=contact.id, note=_text(form, "note") or None,
+        session, channel="email", reason=reason, source="admin", actor=web_actor(user), hashed=hashed,
+        contact_id=contact.id, note=form_text(form, "note") or None,
     )  # fmt: skip
     session.commit()
     return _back_to_contact(contact_id, consent_notice=f"{contact.email} is suppressed for email ({reason}).")
@@ -306,15 +290,15 @@ def _suppressions_back(**params: str) -> Response:
 
 @router.post("/consent/suppressions")
 def suppression_add(request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Adding a suppression needs the editor or admin role.")
-    channel, reason = _text(form, "channel"), _text(form, "reason") or "manual"
+    channel, reason = form_text(form, "channel"), form_text(form, "reason") or "manual"
     try:
         if channel not in CHANNELS:
             raise ValidationFailed(f"choose a channel: {', '.join(CHANNELS)}")
         if reason not in MANUAL_REASONS:
             raise ValidationFailed(f"choose a reason: {', '.join(MANUAL_REASONS)}")
-        address = _checked_address(channel, _text(form, "address", 320))
+        address = _checked_address(channel, form_text(form, "address", 320))
         hashed = suppression.hash_for(session, channel, address)
         if suppression.active_for(session, [hashed], channel):
             return _suppressions_back(notice=f"That address was already suppressed for {channel}.")
@@ -324,8 +308,8 @@ def suppression_add(request: Request, user: CurrentUser, form: CsrfForm, session
             else None
         )
         suppression.suppress(
-            session, channel=channel, reason=reason, source="admin", actor=_actor(user), hashed=hashed,
-            contact_id=contact_id, note=_text(form, "note") or None,
+            session, channel=channel, reason=reason, source="admin", actor=web_actor(user), hashed=hashed,
+            contact_id=contact_id, note=form_text(form, "note") or None,
         )  # fmt: skip
     except PitboardError as exc:
         session.rollback()
@@ -338,10 +322,12 @@ def suppression_add(request: Request, user: CurrentUser, form: CsrfForm, session
 def suppression_lift(
     suppression_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep
 ) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Lifting a suppression needs the editor or admin role.")
     try:
-        row = suppression.lift(session, suppression_id=suppression_id, reason=_text(form, "reason"), actor=_actor(user))
+        row = suppression.lift(
+            session, suppression_id=suppression_id, reason=form_text(form, "reason"), actor=web_actor(user)
+        )
     except PitboardError as exc:
         session.rollback()
         if exc.status_code == 404:
@@ -418,12 +404,12 @@ def privacy_request_list(
 
 @router.post("/privacy/requests")
 def privacy_request_open(request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Recording a request needs the editor or admin role.")
-    draft = {name: _text(form, name, 2000) for name in ("kind", "email", "notes", "received_on")}
+    draft = {name: form_text(form, name, 2000) for name in ("kind", "email", "notes", "received_on")}
     try:
         opened = privacy_requests.open_request(
-            session, kind=draft["kind"], email=draft["email"], actor=_actor(user), settings=_settings(request),
+            session, kind=draft["kind"], email=draft["email"], actor=web_actor(user), settings=_settings(request),
             notes=draft["notes"] or None, received_at=_received_on(draft["received_on"]),
         )  # fmt: skip
     except PitboardError as exc:
@@ -469,7 +455,7 @@ def privacy_request_export(
 ) -> Response:
     del form  # checked for its CSRF token; it carries nothing else
     try:
-        document = privacy_requests.complete_export(session, request_id=request_id, actor=_actor(user))
+        document = privacy_requests.complete_export(session, request_id=request_id, actor=web_actor(user))
     except PitboardError as exc:
         return _failed(request, session, request_id, exc)
     # Committed before the file leaves: the request is answered with exactly these bytes, whose hash it records.
@@ -499,9 +485,9 @@ def privacy_request_erase(
         return error_page(request, 403, "Erasing a person's data needs the admin role.")
     try:
         row = privacy_requests.get_request(session, request_id)
-        if not _same_address(_text(form, "confirm_email", 320), row.subject_label):
+        if not _same_address(form_text(form, "confirm_email", 320), row.subject_label):
             raise ValidationFailed("type the request's email address again to confirm the erasure; nothing was erased")
-        result = privacy_requests.complete_erasure(session, request_id=request_id, actor=_actor(user))
+        result = privacy_requests.complete_erasure(session, request_id=request_id, actor=web_actor(user))
     except PitboardError as exc:
         return _failed(request, session, request_id, exc)
     session.commit()
@@ -514,7 +500,7 @@ def privacy_request_reject(
     request_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep
 ) -> Response:
     try:
-        privacy_requests.reject(session, request_id=request_id, reason=_text(form, "reason"), actor=_actor(user))
+        privacy_requests.reject(session, request_id=request_id, reason=form_text(form, "reason"), actor=web_actor(user))
     except PitboardError as exc:
         return _failed(request, session, request_id, exc)
     session.commit()

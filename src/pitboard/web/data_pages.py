@@ -14,21 +14,16 @@ from sqlalchemy import func, select
 
 from pitboard.api.deps import SessionDep
 from pitboard.events import sources
-from pitboard.kit.actor import Actor
 from pitboard.kit.errors import PitboardError
 from pitboard.kit.time import utcnow
-from pitboard.models import Event, ImportRun, Source, User
+from pitboard.models import Event, ImportRun, Source
 from pitboard.quality import quarantine
-from pitboard.web.auth import CsrfForm, CurrentUser
+from pitboard.web.auth import CsrfForm, CurrentUser, web_actor
 from pitboard.web.render import error_page, render, url_with
 
 router = APIRouter(include_in_schema=False)
 STREAM_SIZE = 100
 ENTITIES = ("events", "contacts", "accounts", "opportunities", "campaign_spend")
-
-
-def _actor(user: User) -> Actor:
-    return Actor(name=user.email, interface="web", role=user.role)
 
 
 def _text(form: Any, name: str) -> str:
@@ -61,7 +56,9 @@ def source_list(request: Request, user: CurrentUser, session: SessionDep, notice
 @router.post("/sources")
 def source_create(request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
     try:
-        source = sources.create_source(session, name=_text(form, "name"), kind=_text(form, "kind"), actor=_actor(user))
+        source = sources.create_source(
+            session, name=_text(form, "name"), kind=_text(form, "kind"), actor=web_actor(user)
+        )
     except PitboardError as exc:
         session.rollback()
         return _sources_page(request, session, notice=None, error=exc.message, status_code=exc.status_code)
@@ -72,7 +69,7 @@ def source_create(request: Request, user: CurrentUser, form: CsrfForm, session: 
 def source_rotate(source_id: int, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
     del form
     try:
-        source = sources.rotate_write_key(session, source_id=source_id, actor=_actor(user))
+        source = sources.rotate_write_key(session, source_id=source_id, actor=web_actor(user))
     except PitboardError as exc:
         return _back("/sources", notice=exc.message)
     return _back("/sources", notice=f"New write key for {source.name}; the old one stops working within seconds.")
@@ -151,8 +148,8 @@ def quarantine_replay(
             if not isinstance(fixed, dict):
                 return _detail(request, session, record_id, error="The record must be a JSON object.", draft=draft,
                                status_code=422)  # fmt: skip
-            quarantine.fix(session, record_id, fixed, actor=_actor(user))
-        record = quarantine.replay(session, record_id, actor=_actor(user))
+            quarantine.fix(session, record_id, fixed, actor=web_actor(user))
+        record = quarantine.replay(session, record_id, actor=web_actor(user))
     except PitboardError as exc:
         session.rollback()
         return _detail(request, session, record_id, error=exc.message, status_code=exc.status_code)
@@ -168,7 +165,7 @@ def quarantine_discard(
     record_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep
 ) -> Response:
     try:
-        quarantine.discard(session, record_id, reason=_text(form, "reason"), actor=_actor(user))
+        quarantine.discard(session, record_id, reason=_text(form, "reason"), actor=web_actor(user))
     except PitboardError as exc:
         session.rollback()
         return _detail(request, session, record_id, error=exc.message, status_code=exc.status_code)

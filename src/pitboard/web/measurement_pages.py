@@ -15,7 +15,6 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from pitboard.api.deps import SessionDep
-from pitboard.kit.actor import Actor
 from pitboard.kit.errors import PitboardError
 from pitboard.measurement import registry, reports, scheduled, service, snapshots
 from pitboard.measurement.attribution import MODEL_LABELS, MODELS
@@ -23,12 +22,11 @@ from pitboard.measurement.registry import Period
 from pitboard.models import User
 from pitboard.models.measurement import ReportSchedule
 from pitboard.web import charts
-from pitboard.web.auth import CsrfForm, CurrentUser
+from pitboard.web.auth import CsrfForm, CurrentUser, can_write, web_actor
 from pitboard.web.render import error_page, render, url_with
 
 router = APIRouter(include_in_schema=False)
 
-WRITE_ROLES = ("editor", "admin")
 TABS = [("executive", "/reports", "Executive"), ("campaign", "/reports/campaign", "Campaigns"),
         ("funnel", "/reports/funnel", "Funnel"), ("quality", "/reports/quality", "Data quality"),
         ("attribution", "/reports/attribution", "Attribution"), ("metrics", "/reports/metrics", "Metrics"),
@@ -37,10 +35,6 @@ TITLES = {"executive": "Executive dashboard", "campaign": "Campaign performance"
           "quality": "Data quality"}  # fmt: skip
 MONEY_COLUMNS = {"amount", "pipeline", "bookings", "spend", "budget", "spend_to_date", "variance"}
 RATE_COLUMNS = {"lead_to_mql", "mql_to_sal", "sal_to_sql", "sql_to_opportunity", "used"}
-
-
-def _actor(user: User) -> Actor:
-    return Actor(name=user.email, interface="web", role=user.role)
 
 
 def _period(request: Request) -> Period:
@@ -115,12 +109,12 @@ def _dashboard(request: Request, user: User, session: SessionDep, dashboard: str
     try:
         period = _period(request)
         ctx = registry.context(session)
-        refresh = request.query_params.get("refresh") == "1" and user.role in WRITE_ROLES
+        refresh = request.query_params.get("refresh") == "1" and can_write(user)
         report, snapshot = snapshots.cached(session, dashboard, period, _model(request), refresh=refresh)
     except PitboardError as exc:
         return error_page(request, 400 if exc.status_code == 422 else exc.status_code, exc.message)
     currency = str(ctx.settings["currency"])
-    context = {"snapshot": snapshot, "can_refresh": user.role in WRITE_ROLES,
+    context = {"snapshot": snapshot, "can_refresh": can_write(user),
                "title": TITLES[dashboard], "dashboard": dashboard, "report": report, "period": period,
                "tables": _tables(report, currency), "charts": _charts(report, currency),
                "models": [(m, MODEL_LABELS[m]) for m in MODELS if m != "custom"], "model": report.model}  # fmt: skip
@@ -192,7 +186,7 @@ def _alerts(request: Request, user: User, session: SessionDep) -> Response:
     if status not in (None, "open", "acknowledged"):
         status = None
     context = {"events": service.list_alert_events(session, status=status), "rules": service.alert_rules(session),
-               "names": service.rule_names(session), "status": status, "can_write": user.role in WRITE_ROLES,
+               "names": service.rule_names(session), "status": status, "can_write": can_write(user),
                "notice": (request.query_params.get("notice") or "")[:300] or None}  # fmt: skip
     return _page(request, "reports/alerts.html", "alerts", context)
 
@@ -204,7 +198,7 @@ def alert_page(event_id: int, request: Request, user: CurrentUser, session: Sess
     except PitboardError:
         return error_page(request, 404)
     context = {"event": event, "rule": service.rule_names(session).get(event.rule_id, "?"),
-               "can_write": user.role in WRITE_ROLES}  # fmt: skip
+               "can_write": can_write(user)}  # fmt: skip
     return _page(request, "reports/alert.html", "alerts", context)
 
 
@@ -212,7 +206,7 @@ def alert_page(event_id: int, request: Request, user: CurrentUser, session: Sess
 def acknowledge(event_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
     note = form.get("note")
     try:
-        service.acknowledge(session, event_id, actor=_actor(user), note=note if isinstance(note, str) else None)
+        service.acknowledge(session, event_id, actor=web_actor(user), note=note if isinstance(note, str) else None)
     except PitboardError as exc:
         return error_page(request, exc.status_code, exc.message)
     return RedirectResponse(url_with("/reports/alerts", notice=f"Alert {event_id} acknowledged"), status_code=303)
@@ -220,7 +214,7 @@ def acknowledge(event_id: int, request: Request, user: CurrentUser, form: CsrfFo
 
 def _drafts(request: Request, user: User, session: SessionDep) -> Response:
     schedules = {s.id: s for s in session.query(ReportSchedule).all()}
-    context = {"runs": scheduled.list_runs(session), "schedules": schedules, "can_write": user.role in WRITE_ROLES,
+    context = {"runs": scheduled.list_runs(session), "schedules": schedules, "can_write": can_write(user),
                "notice": (request.query_params.get("notice") or "")[:300] or None}  # fmt: skip
     return _page(request, "reports/drafts.html", "drafts", context)
 
@@ -234,7 +228,7 @@ def draft_page(run_id: int, request: Request, user: CurrentUser, session: Sessio
     schedule = session.get(ReportSchedule, run.schedule_id)
     # The email's HTML is built by scheduled.render_html with every value escaped.
     email = Markup(run.html)  # noqa: S704
-    context = {"run": run, "schedule": schedule, "email": email, "can_write": user.role in WRITE_ROLES}
+    context = {"run": run, "schedule": schedule, "email": email, "can_write": can_write(user)}
     return _page(request, "reports/draft.html", "drafts", context)
 
 
@@ -245,9 +239,9 @@ def review(run_id: int, decision: str, request: Request, user: CurrentUser, form
         return error_page(request, 404)
     try:
         if decision == "approve":
-            scheduled.approve(session, run_id, actor=_actor(user))
+            scheduled.approve(session, run_id, actor=web_actor(user))
         else:
-            scheduled.reject(session, run_id, actor=_actor(user))
+            scheduled.reject(session, run_id, actor=web_actor(user))
     except PitboardError as exc:
         return error_page(request, exc.status_code, exc.message)
     done = "approved and sent" if decision == "approve" else "rejected"

@@ -18,16 +18,14 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from pitboard.api.deps import SessionDep
-from pitboard.models import User
 from pitboard.quality import scores
 from pitboard.web import charts
-from pitboard.web.auth import CsrfForm, CurrentUser
+from pitboard.web.auth import CsrfForm, CurrentUser, can_write
 from pitboard.web.render import error_page, render, url_with
 
 router = APIRouter(include_in_schema=False)
 
 CACHE_SECONDS = 600.0
-WRITE_ROLES = ("editor", "admin")
 ENTITY_LABELS = {"contact": "Contacts", "account": "Accounts"}
 
 
@@ -67,10 +65,6 @@ def _cache(request: Request) -> QualityCache:
     return cache
 
 
-def _can_write(user: User) -> bool:
-    return user.role in WRITE_ROLES
-
-
 def _percent(value: float) -> str:
     return f"{value:.1f}%"
 
@@ -98,7 +92,7 @@ def quality_page(request: Request, user: CurrentUser, session: SessionDep, notic
         "labels": ENTITY_LABELS,
         "charts": {e: _trend_chart(report.trends.get(e, []), e) for e in scores.ENTITIES},
         "pct": scores.pct,
-        "can_write": _can_write(user),
+        "can_write": can_write(user),
         "notice": (notice or "")[:200] or None,
     }
     return render(request, "quality/index.html", context)
@@ -107,7 +101,7 @@ def quality_page(request: Request, user: CurrentUser, session: SessionDep, notic
 @router.post("/quality/snapshot")
 def quality_snapshot(request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
     del form  # checked for its CSRF token; it carries nothing else
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Taking a snapshot needs the editor or admin role.")
     snapshot = scores.take_snapshot(session)
     session.commit()  # before the redirect, so the page it leads to reads the new rows

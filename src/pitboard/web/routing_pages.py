@@ -10,30 +10,21 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from pitboard.api.deps import SessionDep
-from pitboard.kit.actor import Actor
 from pitboard.kit.errors import PitboardError
 from pitboard.kit.time import ensure_utc, utcnow
 from pitboard.models import User
 from pitboard.routing import service
 from pitboard.routing.engine import current_flow
 from pitboard.routing.sla import sla_counts
-from pitboard.web.auth import CsrfForm, CurrentUser
+from pitboard.web.auth import CsrfForm, CurrentUser, can_write, web_actor
 from pitboard.web.render import error_page, render, url_with
 
 router = APIRouter(include_in_schema=False)
 STATUSES = ("unassigned", "queued", "assigned", "rejected")
 
 
-def _actor(user: User) -> Actor:
-    return Actor(name=user.email, interface="web", role=user.role)
-
-
-def _can_write(user: User) -> bool:
-    return user.role in ("editor", "admin")
-
-
 def _base(tab: str, user: User, session: SessionDep, notice: str | None, error: str | None) -> dict[str, object]:
-    return {"nav": "routing", "tab": tab, "can_write": _can_write(user), "notice": (notice or "")[:300] or None,
+    return {"nav": "routing", "tab": tab, "can_write": can_write(user), "notice": (notice or "")[:300] or None,
             "error": (error or "")[:300] or None, "flow_applied": current_flow(session) is not None}  # fmt: skip
 
 
@@ -83,12 +74,12 @@ def reps_page(
 def route_contact(
     contact_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep
 ) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Routing a lead needs the editor or admin role.")
     back = form.get("back")
     status = back if isinstance(back, str) and back in STATUSES else "unassigned"
     try:
-        out = service.route_one(session, contact_id=contact_id, actor=_actor(user))
+        out = service.route_one(session, contact_id=contact_id, actor=web_actor(user))
     except PitboardError as exc:
         session.rollback()
         return RedirectResponse(url_with("/routing", status=status, error=exc.message), status_code=303)
@@ -99,13 +90,13 @@ def route_contact(
 
 @router.post("/routing/contacts/{contact_id}/disposition")
 def dispose(contact_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Accepting or rejecting a lead needs the editor or admin role.")
     disposition, reason, note = (form.get(k) for k in ("disposition", "reason", "note"))
     try:
         service.dispose(session, contact_id=contact_id, disposition=str(disposition or ""),
                         reason=str(reason) if disposition == "rejected" and reason else None,
-                        note=str(note).strip()[:300] or None if note else None, actor=_actor(user))  # fmt: skip
+                        note=str(note).strip()[:300] or None if note else None, actor=web_actor(user))  # fmt: skip
     except PitboardError as exc:
         session.rollback()
         return RedirectResponse(url_with("/routing/log", contact_id=contact_id, error=exc.message), status_code=303)
@@ -116,7 +107,7 @@ def dispose(contact_id: int, request: Request, user: CurrentUser, form: CsrfForm
 
 @router.post("/routing/out-of-office")
 def add_absence(request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Recording an absence needs the editor or admin role.")
     try:
         starts = datetime.fromisoformat(str(form.get("starts_at") or ""))
@@ -126,7 +117,7 @@ def add_absence(request: Request, user: CurrentUser, form: CsrfForm, session: Se
                                 status_code=303)  # fmt: skip
     try:
         service.add_out_of_office(session, user_email=str(form.get("email") or ""), starts_at=starts, ends_at=ends,
-                                  note=str(form.get("note") or "").strip() or None, actor=_actor(user))  # fmt: skip
+                                  note=str(form.get("note") or "").strip() or None, actor=web_actor(user))  # fmt: skip
     except PitboardError as exc:
         session.rollback()
         return RedirectResponse(url_with("/routing/reps", error=exc.message), status_code=303)

@@ -25,7 +25,6 @@ from starlette.datastructures import FormData, UploadFile
 from pitboard.api.deps import SessionDep
 from pitboard.conditions import load_field_registry
 from pitboard.consent.purposes import load_purposes
-from pitboard.kit.actor import Actor
 from pitboard.kit.errors import PitboardError, ValidationFailed
 from pitboard.kit.time import utcnow
 from pitboard.models import Segment, User
@@ -35,12 +34,11 @@ from pitboard.segments.matching import Preview, active_segments, preview, stored
 from pitboard.segments.refresh import refresh_segments
 from pitboard.segments.schemas import SegmentSpec, SpecInvalid, SpecIssue, validate_spec
 from pitboard.web import charts
-from pitboard.web.auth import CsrfForm, CurrentUser
+from pitboard.web.auth import CsrfForm, CurrentUser, can_write, form_text, web_actor
 from pitboard.web.render import SECURITY_HEADERS, TEMPLATE_DIR, error_page, render, url_with
 
 router = APIRouter(include_in_schema=False)
 
-WRITE_ROLES = ("editor", "admin")
 PAGE_SIZE = 50
 HISTORY_DAYS = 30
 BUILDER_JS = TEMPLATE_DIR / "segments" / "builder.js"
@@ -59,19 +57,6 @@ EXAMPLES: list[tuple[str, str]] = [
     ("At companies of 200+ people", "{field: account.employee_count, op: gte, value: 200}\n"),
     ("Never attended a webinar", "{event: Webinar Attended, min_count: 0, max_count: 0}\n"),
 ]  # fmt: skip
-
-
-def _actor(user: User) -> Actor:
-    return Actor(name=user.email, interface="web", role=user.role)
-
-
-def _can_write(user: User) -> bool:
-    return user.role in WRITE_ROLES
-
-
-def _text(form: FormData, name: str, max_length: int = 2000) -> str:
-    value = form.get(name)
-    return value.strip()[:max_length] if isinstance(value, str) else ""
 
 
 def _notice(value: str | None) -> str | None:
@@ -100,9 +85,10 @@ class Draft:
     @classmethod
     def from_form(cls, form: FormData) -> Draft:
         return cls(
-            key=_text(form, "key", 100), name=_text(form, "name", 200), description=_text(form, "description", 5000),
-            entity=_text(form, "entity", 10) or "contact", kind=_text(form, "kind", 10) or "dynamic",
-            min_contacts=_text(form, "min_contacts", 10) or "1", condition=_raw(form, "condition", MAX_CONDITION),
+            key=form_text(form, "key", 100), name=form_text(form, "name", 200),
+            description=form_text(form, "description", 5000),
+            entity=form_text(form, "entity", 10) or "contact", kind=form_text(form, "kind", 10) or "dynamic",
+            min_contacts=form_text(form, "min_contacts", 10) or "1", condition=_raw(form, "condition", MAX_CONDITION),
         )  # fmt: skip
 
     @classmethod
@@ -191,7 +177,7 @@ def _builder(
     context = {
         "nav": "segments", "draft": draft, "segment": segment, "issues": issues or [], "result": result,
         "preview_issues": preview_issues or [], "examples": examples, "fields": registry.names(),
-        "segment_keys": others, "can_write": _can_write(user),
+        "segment_keys": others, "can_write": can_write(user),
         "read_only": segment is not None and segment.origin == service.PROJECT,
         "file": service.project_file(segment.key) if segment is not None else None,
         "preview_url": "/segments/preview", "action": f"/segments/{segment.key}/edit" if segment else "/segments/new",
@@ -207,24 +193,24 @@ def builder_script() -> Response:
 
 @router.get("/segments/new")
 def new_segment(request: Request, user: CurrentUser, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Creating a segment needs the editor or admin role.")
     return _builder(request, session, user, Draft())
 
 
 @router.post("/segments/new")
 def create_segment(request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Creating a segment needs the editor or admin role.")
     draft = Draft.from_form(form)
-    if _text(form, "action") == "preview":
+    if form_text(form, "action") == "preview":
         result, problems = _preview_for(session, draft)
         return _builder(request, session, user, draft, result=result, preview_issues=problems)
     checked = check_draft(session, draft)
     if checked.spec is None:
         return _builder(request, session, user, draft, issues=checked.issues, status_code=422)
     try:
-        service.create_segment(session, checked.spec, actor=_actor(user), origin="web", refresh="now")
+        service.create_segment(session, checked.spec, actor=web_actor(user), origin="web", refresh="now")
     except PitboardError as exc:
         session.rollback()
         return _builder(request, session, user, draft, issues=[SpecIssue("", exc.message)],
@@ -237,7 +223,7 @@ def create_segment(request: Request, user: CurrentUser, form: CsrfForm, session:
 def preview_fragment(request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
     """The live preview: an HTML fragment with the count and the first members, or the problems."""
     draft = Draft.from_form(form)
-    key = _text(form, "editing", 100) or None
+    key = form_text(form, "editing", 100) or None
     result, problems = _preview_for(session, draft, key=key)
     return render(request, "segments/_preview.html", {"result": result, "preview_issues": problems, "draft": draft})
 
@@ -248,7 +234,7 @@ def preview_fragment(request: Request, user: CurrentUser, form: CsrfForm, sessio
 @router.get("/segments")
 def segment_list(request: Request, user: CurrentUser, session: SessionDep, notice: str | None = None) -> Response:
     rows = service.list_segments(session, include_inactive=True)
-    context = {"nav": "segments", "rows": rows, "can_write": _can_write(user), "notice": _notice(notice),
+    context = {"nav": "segments", "rows": rows, "can_write": can_write(user), "notice": _notice(notice),
                "project_file": service.project_file}  # fmt: skip
     return render(request, "segments/list.html", context)
 
@@ -287,7 +273,7 @@ def segment_detail(
     definition = stored_definition(row)
     context = {
         "nav": "segments", "segment": row, "page": page, "history": list(reversed(history)),
-        "trend_chart": trend, "moves_chart": moves, "can_write": _can_write(user),
+        "trend_chart": trend, "moves_chart": moves, "can_write": can_write(user),
         "read_only": row.origin == service.PROJECT, "file": service.project_file(row.key),
         "condition_yaml": yaml.safe_dump(definition["condition"], sort_keys=False, allow_unicode=True)
         if definition["condition"] else None,
@@ -306,7 +292,7 @@ def edit_segment(key: str, request: Request, user: CurrentUser, session: Session
         row = service.get_segment(session, key)
     except PitboardError as exc:
         return error_page(request, exc.status_code, exc.message)
-    if row.origin != service.PROJECT and not _can_write(user):
+    if row.origin != service.PROJECT and not can_write(user):
         return error_page(request, 403, "Changing a segment needs the editor or admin role.")
     draft = Draft.of(stored_definition(row))
     # A stored definition can stop validating (a custom field it uses was deleted): say so on the form.
@@ -315,7 +301,7 @@ def edit_segment(key: str, request: Request, user: CurrentUser, session: Session
 
 @router.post("/segments/{key}/edit")
 def update_segment(key: str, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Changing a segment needs the editor or admin role.")
     try:
         row = service.get_segment(session, key)
@@ -323,14 +309,14 @@ def update_segment(key: str, request: Request, user: CurrentUser, form: CsrfForm
         return error_page(request, exc.status_code, exc.message)
     draft = Draft.from_form(form)
     draft.key = row.key
-    if _text(form, "action") == "preview":
+    if form_text(form, "action") == "preview":
         result, problems = _preview_for(session, draft, key=row.key)
         return _builder(request, session, user, draft, segment=row, result=result, preview_issues=problems)
     checked = check_draft(session, draft, key=row.key)
     if checked.spec is None:
         return _builder(request, session, user, draft, segment=row, issues=checked.issues, status_code=422)
     try:
-        service.update_segment(session, key, checked.spec, actor=_actor(user), refresh="now")
+        service.update_segment(session, key, checked.spec, actor=web_actor(user), refresh="now")
     except PitboardError as exc:
         session.rollback()
         row = service.get_segment(session, key)
@@ -343,7 +329,7 @@ def update_segment(key: str, request: Request, user: CurrentUser, form: CsrfForm
 @router.post("/segments/{key}/refresh")
 def refresh_segment(key: str, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
     del form  # checked for its CSRF token; it carries nothing else
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Refreshing a segment needs the editor or admin role.")
     try:
         results = refresh_segments(session, [key])
@@ -358,12 +344,12 @@ def refresh_segment(key: str, request: Request, user: CurrentUser, form: CsrfFor
 
 @router.post("/segments/{key}/delete")
 def delete_segment(key: str, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Deleting a segment needs the editor or admin role.")
-    if _text(form, "confirm_key", 100) != key:
+    if form_text(form, "confirm_key", 100) != key:
         return _back(key, error="Type the segment's key to confirm; nothing was deleted.")
     try:
-        service.delete_segment(session, key, actor=_actor(user))
+        service.delete_segment(session, key, actor=web_actor(user))
     except PitboardError as exc:
         session.rollback()
         return _back(key, error=f"Not deleted: {exc.message}")
@@ -393,7 +379,7 @@ def _upload_text(form: FormData) -> str:
 @router.post("/segments/{key}/members")
 def add_members(key: str, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
     """Add typed addresses or ids, and the rows of an uploaded CSV, to a static list."""
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Changing a list needs the editor or admin role.")
     typed = _raw(form, "members", 1_000_000)
     # Typed members may be separated by new lines, commas or semicolons.
@@ -402,9 +388,9 @@ def add_members(key: str, request: Request, user: CurrentUser, form: CsrfForm, s
         uploaded = _upload_text(form)
         if not ids and not emails and not uploaded.strip():
             raise ValidationFailed("type addresses or ids, or choose a CSV file")
-        added = service.add_members(session, key, ids=ids, emails=emails, entered_by="manual", actor=_actor(user))
+        added = service.add_members(session, key, ids=ids, emails=emails, entered_by="manual", actor=web_actor(user))
         if uploaded.strip():
-            imported = service.import_members_csv(session, key, uploaded, actor=_actor(user))
+            imported = service.import_members_csv(session, key, uploaded, actor=web_actor(user))
             added.changed += imported.changed
             added.unchanged += imported.unchanged
             added.not_found += imported.not_found
@@ -419,13 +405,13 @@ def add_members(key: str, request: Request, user: CurrentUser, form: CsrfForm, s
 
 @router.post("/segments/{key}/members/remove")
 def remove_member(key: str, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Changing a list needs the editor or admin role.")
-    member = _text(form, "member_id", 20)
+    member = form_text(form, "member_id", 20)
     if not member.isdigit():
         return _back(key, error="Choose a member to remove.")
     try:
-        outcome = service.remove_members(session, key, ids=[int(member)], actor=_actor(user))
+        outcome = service.remove_members(session, key, ids=[int(member)], actor=web_actor(user))
     except PitboardError as exc:
         session.rollback()
         return _back(key, error=f"Not removed: {exc.message}")
@@ -436,13 +422,13 @@ def remove_member(key: str, request: Request, user: CurrentUser, form: CsrfForm,
 @router.post("/segments/{key}/export")
 def export_segment(key: str, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
     """The members who may be contacted for the chosen purpose, as CSV: the consent gate decides."""
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Exporting needs the editor or admin role.")
-    purpose, channel = _text(form, "purpose", 100), _text(form, "channel", 20) or "email"
+    purpose, channel = form_text(form, "purpose", 100), form_text(form, "channel", 20) or "email"
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024, mode="w+", newline="")  # noqa: SIM115
     try:
         summary = activation.export_segment_csv(session, key, spool, channel=channel, purpose=purpose,
-                                                actor=_actor(user))  # fmt: skip
+                                                actor=web_actor(user))  # fmt: skip
     except PitboardError as exc:
         spool.close()
         session.rollback()

@@ -26,13 +26,12 @@ from starlette.datastructures import FormData
 from pitboard.api.deps import SessionDep
 from pitboard.campaigns.schemas import CAMPAIGN_TYPES
 from pitboard.consent.purposes import load_purposes
-from pitboard.kit.actor import Actor
 from pitboard.kit.errors import PitboardError
 from pitboard.kit.time import utcnow
 from pitboard.models import Segment, User
 from pitboard.models.workboard import ITEM_TYPES, PRIORITIES, SERVICE_TIERS
 from pitboard.web import charts
-from pitboard.web.auth import CsrfForm, CurrentUser
+from pitboard.web.auth import CsrfForm, CurrentUser, can_write, form_text, web_actor
 from pitboard.web.render import SECURITY_HEADERS, TEMPLATE_DIR, error_page, render, url_with
 from pitboard.workboard import board, campaign_ops, flow, utm_audit
 from pitboard.workboard.campaign_ops import IntakeIn
@@ -40,21 +39,7 @@ from pitboard.workboard.naming import Issue, build_utm_url, check_name, check_ut
 
 router = APIRouter(include_in_schema=False)
 
-WRITE_ROLES = ("editor", "admin")
 BOARD_JS = TEMPLATE_DIR / "board" / "board.js"
-
-
-def _actor(user: User) -> Actor:
-    return Actor(name=user.email, interface="web", role=user.role)
-
-
-def _can_write(user: User) -> bool:
-    return user.role in WRITE_ROLES
-
-
-def _text(form: FormData, name: str, max_length: int = 2000) -> str:
-    value = form.get(name)
-    return value.strip()[:max_length] if isinstance(value, str) else ""
 
 
 def _notice(value: str | None) -> str | None:
@@ -91,7 +76,7 @@ def board_page(
     context = {
         "nav": "board", "views": views, "columns": spec.board.columns, "tiers": spec.board.tiers,
         "item_type": item_type, "item_types": ITEM_TYPES, "priorities": PRIORITIES, "service_tiers": SERVICE_TIERS,
-        "can_write": _can_write(user), "notice": _notice(notice), "error": _notice(error),
+        "can_write": can_write(user), "notice": _notice(notice), "error": _notice(error),
         "wip_item": wip_item, "wip_column": wip_column if wip_column and spec.column(wip_column) else None,
         "now": utcnow(),
     }  # fmt: skip
@@ -100,15 +85,15 @@ def board_page(
 
 @router.post("/board/items")
 def create_item(request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Adding to the board needs the editor or admin role.")
     try:
         item = board.create_item(
-            session, title=_text(form, "title", 300), item_type=_text(form, "item_type", 20),
-            priority=_text(form, "priority", 10) or "normal",
-            service_tier=_text(form, "service_tier", 20) or "standard",
-            description=_text(form, "description", 10_000) or None,
-            owner_email=_text(form, "owner_email", 320) or None, actor=_actor(user),
+            session, title=form_text(form, "title", 300), item_type=form_text(form, "item_type", 20),
+            priority=form_text(form, "priority", 10) or "normal",
+            service_tier=form_text(form, "service_tier", 20) or "standard",
+            description=form_text(form, "description", 10_000) or None,
+            owner_email=form_text(form, "owner_email", 320) or None, actor=web_actor(user),
         )  # fmt: skip
     except PitboardError as exc:
         session.rollback()
@@ -119,15 +104,15 @@ def create_item(request: Request, user: CurrentUser, form: CsrfForm, session: Se
 
 @router.post("/board/items/{item_id}/move")
 def move_item(item_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Moving cards needs the editor or admin role.")
-    column = _text(form, "column", 50)
-    override = _text(form, "override", 10) == "yes"
-    back = _text(form, "back", 200)
+    column = form_text(form, "column", 50)
+    override = form_text(form, "override", 10) == "yes"
+    back = form_text(form, "back", 200)
     back = back if back.startswith("/board") else "/board"
     try:
-        item = board.move_item(session, item_id, column, actor=_actor(user), override=override,
-                               reason=_text(form, "reason", 500))  # fmt: skip
+        item = board.move_item(session, item_id, column, actor=web_actor(user), override=override,
+                               reason=form_text(form, "reason", 500))  # fmt: skip
     except PitboardError as exc:
         session.rollback()
         if exc.status_code == 409 and "WIP limit" in exc.message:
@@ -140,11 +125,11 @@ def move_item(item_id: int, request: Request, user: CurrentUser, form: CsrfForm,
 
 @router.post("/board/items/{item_id}/block")
 def block_item(item_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Blocking cards needs the editor or admin role.")
-    blocked = _text(form, "blocked", 5) == "yes"
+    blocked = form_text(form, "blocked", 5) == "yes"
     try:
-        board.set_blocked(session, item_id, blocked, actor=_actor(user), reason=_text(form, "reason", 500))
+        board.set_blocked(session, item_id, blocked, actor=web_actor(user), reason=form_text(form, "reason", 500))
     except PitboardError as exc:
         session.rollback()
         return _redirect(f"/board/items/{item_id}", error=exc.message)
@@ -168,7 +153,7 @@ def item_page(
     spec = board.current_spec(session)
     context = {
         "nav": "board", "item": item, "transitions": board.transitions(session, item_id), "columns": spec.board.columns,
-        "can_write": _can_write(user), "notice": _notice(notice), "error": _notice(error),
+        "can_write": can_write(user), "notice": _notice(notice), "error": _notice(error),
     }  # fmt: skip
     return render(request, "board/item.html", context)
 
@@ -239,7 +224,7 @@ def _intake_context(session: SessionDep, user: User, draft: dict[str, str], prob
     return {
         "nav": "board", "draft": draft, "problems": problems, "naming": spec, "campaign_types": CAMPAIGN_TYPES,
         "segments": list(segments), "purposes": [p for p in load_purposes(session).values() if p.active],
-        "priorities": PRIORITIES, "service_tiers": SERVICE_TIERS, "can_write": _can_write(user),
+        "priorities": PRIORITIES, "service_tiers": SERVICE_TIERS, "can_write": can_write(user),
     }  # fmt: skip
 
 
@@ -252,11 +237,11 @@ def intake_form(request: Request, user: CurrentUser, session: SessionDep) -> Res
 
 @router.post("/board/intake")
 def intake_submit(request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Submitting a campaign request needs the editor or admin role.")
     naming = board.current_spec(session).naming
-    draft = {name: _text(form, name, 5000) for name in INTAKE_FIELDS}
-    parts = {f.name: _text(form, f"part_{f.name}", 100) for f in naming.fields}
+    draft = {name: form_text(form, name, 5000) for name in INTAKE_FIELDS}
+    parts = {f.name: form_text(form, f"part_{f.name}", 100) for f in naming.fields}
     draft.update({f"part_{k}": v for k, v in parts.items()})
     data: dict[str, Any] = {k: v for k, v in draft.items() if v and k in IntakeIn.model_fields}
     data["name_parts"] = parts
@@ -264,7 +249,7 @@ def intake_submit(request: Request, user: CurrentUser, form: CsrfForm, session: 
         data["success_metrics"] = [{"metric": draft["metric"], "target": draft["target"] or "0"}]
     try:
         body = IntakeIn.model_validate(data)
-        ops = campaign_ops.submit_intake(session, body, actor=_actor(user))
+        ops = campaign_ops.submit_intake(session, body, actor=web_actor(user))
     except ValidationError as exc:
         problems = [f"{'.'.join(str(p) for p in e['loc']) or 'brief'}: {e['msg']}" for e in exc.errors()]
         return render(request, "board/intake.html", _intake_context(session, user, draft, problems), status_code=422)
@@ -279,7 +264,7 @@ def intake_submit(request: Request, user: CurrentUser, form: CsrfForm, session: 
 @router.get("/board/campaigns")
 def campaigns_page(request: Request, user: CurrentUser, session: SessionDep) -> Response:
     rows = campaign_ops.ops_overview(session)
-    return render(request, "board/campaigns.html", {"nav": "board", "rows": rows, "can_write": _can_write(user)})
+    return render(request, "board/campaigns.html", {"nav": "board", "rows": rows, "can_write": can_write(user)})
 
 
 # --- a campaign's operations ---------------------------------------------------------------------
@@ -307,7 +292,7 @@ def ops_page(
         "nav": "board", "campaign": campaign, "ops": ops, "checklist": campaign_ops.checklist(session, campaign_id),
         "steps": steps, "decisions": campaign_ops.decisions(session, campaign_id),
         "budget": [r for _, r in campaign_ops.budget(session, campaign_id)],
-        "readiness": campaign_ops.readiness(session, campaign_id), "can_write": _can_write(user),
+        "readiness": campaign_ops.readiness(session, campaign_id), "can_write": can_write(user),
         "my_stages": [s.stage for s in steps if me in s.approvers or me in s.reviewers],
         "can_decide": any(s.status == "pending" and me in s.approvers for s in steps), "me": me,
         "item": board.get_item(session, ops.work_item_id) if ops.work_item_id else None,
@@ -329,44 +314,44 @@ def _ops_action(campaign_id: int, session: SessionDep, action: Any, done: str) -
 
 @router.post("/campaigns/{campaign_id}/ops/check")
 def ops_check(campaign_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Checklists need the editor or admin role.")
-    key, status = _text(form, "key", 50), _text(form, "status", 10)
+    key, status = form_text(form, "key", 50), form_text(form, "status", 10)
     if status == "run":
         return _ops_action(campaign_id, session, lambda: campaign_ops.run_check(session, campaign_id, key,
-                           actor=_actor(user)), f"{key} checked.")  # fmt: skip
+                           actor=web_actor(user)), f"{key} checked.")  # fmt: skip
     return _ops_action(campaign_id, session, lambda: campaign_ops.set_check(session, campaign_id, key, status,
-                       actor=_actor(user), note=_text(form, "note", 1000)), f"{key}: {status}.")  # fmt: skip
+                       actor=web_actor(user), note=form_text(form, "note", 1000)), f"{key}: {status}.")  # fmt: skip
 
 
 @router.post("/campaigns/{campaign_id}/ops/decide")
 def ops_decide(campaign_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    decision = _text(form, "decision", 10)
+    decision = form_text(form, "decision", 10)
     return _ops_action(campaign_id, session, lambda: campaign_ops.decide(
-        session, campaign_id, decision, actor=_actor(user), comment=_text(form, "comment", 5000),
-        stage=_text(form, "stage", 100) or None), "Recorded.")  # fmt: skip
+        session, campaign_id, decision, actor=web_actor(user), comment=form_text(form, "comment", 5000),
+        stage=form_text(form, "stage", 100) or None), "Recorded.")  # fmt: skip
 
 
 @router.post("/campaigns/{campaign_id}/ops/resubmit")
 def ops_resubmit(
     campaign_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep
 ) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Resubmitting needs the editor or admin role.")
-    return _ops_action(campaign_id, session, lambda: campaign_ops.resubmit(session, campaign_id, actor=_actor(user),
-                       note=_text(form, "note", 1000) or None), "Resubmitted for approval.")  # fmt: skip
+    return _ops_action(campaign_id, session, lambda: campaign_ops.resubmit(session, campaign_id, actor=web_actor(user),
+                       note=form_text(form, "note", 1000) or None), "Resubmitted for approval.")  # fmt: skip
 
 
 @router.post("/campaigns/{campaign_id}/ops/go-live")
 def ops_go_live(campaign_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Going live needs the editor or admin role.")
-    return _ops_action(campaign_id, session, lambda: campaign_ops.go_live(session, campaign_id, actor=_actor(user)),
+    return _ops_action(campaign_id, session, lambda: campaign_ops.go_live(session, campaign_id, actor=web_actor(user)),
                        "The campaign is live.")  # fmt: skip
 
 
 def _money(form: FormData, name: str) -> Decimal | None:
-    text = _text(form, name, 30).replace(",", "")
+    text = form_text(form, name, 30).replace(",", "")
     if not text:
         return None
     try:
@@ -377,11 +362,11 @@ def _money(form: FormData, name: str) -> Decimal | None:
 
 @router.post("/campaigns/{campaign_id}/ops/budget")
 def ops_budget(campaign_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Budgets need the editor or admin role.")
 
     def change() -> None:
-        campaign_ops.set_budget(session, campaign_id, _text(form, "channel", 50), actor=_actor(user),
+        campaign_ops.set_budget(session, campaign_id, form_text(form, "channel", 50), actor=web_actor(user),
                                 planned=_money(form, "planned"), committed=_money(form, "committed"))  # fmt: skip
 
     return _ops_action(campaign_id, session, change, "Budget saved.")

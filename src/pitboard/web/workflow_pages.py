@@ -14,27 +14,17 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from pitboard.api.deps import SessionDep
-from pitboard.kit.actor import Actor
 from pitboard.kit.errors import PitboardError
-from pitboard.models import Contact, User
+from pitboard.models import Contact
 from pitboard.models.workflows import NotifyDelivery, WorkflowEnrolment
 from pitboard.notify import tasks as notify_tasks
-from pitboard.web.auth import CsrfForm, CurrentUser
+from pitboard.web.auth import CsrfForm, CurrentUser, can_write, web_actor
 from pitboard.web.render import error_page, render, url_with
 from pitboard.workflows import engine, service, tracking
 
 router = APIRouter(include_in_schema=False)
 
-WRITE_ROLES = ("editor", "admin")
 STATUSES = ("active", "waiting", "approval", "completed", "exited", "dead", "holdout")
-
-
-def _actor(user: User) -> Actor:
-    return Actor(name=user.email, interface="web", role=user.role)
-
-
-def _can_write(user: User) -> bool:
-    return user.role in WRITE_ROLES
 
 
 # --- tracking (public) -----------------------------------------------------------------------------
@@ -88,7 +78,7 @@ def approval_inbox(
     names = _contact_names(session, {a.contact_id for a in [*pending, *decided]})
     keys = {r.id: r.key for r in service.list_workflows(session)}
     context = {"nav": "workflows", "pending": pending, "decided": decided, "names": names, "keys": keys,
-               "can_write": _can_write(user), "notice": notice, "error": error}  # fmt: skip
+               "can_write": can_write(user), "notice": notice, "error": error}  # fmt: skip
     return render(request, "workflows/approvals.html", context)
 
 
@@ -96,14 +86,14 @@ def approval_inbox(
 def approval_decide(
     approval_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep
 ) -> Response:
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Deciding approvals needs the editor or admin role.")
     decision = str(form.get("decision", ""))
     reason = str(form.get("reason", "")).strip()[:2000] or None
     if decision not in ("approve", "reject"):
         return RedirectResponse(url_with("/workflows/approvals", error="Choose approve or reject."), status_code=303)
     try:
-        engine.decide(session, approval_id, approve=decision == "approve", reason=reason, actor=_actor(user))
+        engine.decide(session, approval_id, approve=decision == "approve", reason=reason, actor=web_actor(user))
     except PitboardError as exc:
         session.rollback()
         return RedirectResponse(url_with("/workflows/approvals", error=exc.message), status_code=303)
@@ -125,7 +115,7 @@ def dead_letters(
         )
     )
     context = {"nav": "workflows", "rows": rows, "keys": keys, "deliveries": deliveries,
-               "names": _contact_names(session, {r.contact_id for r in rows}), "can_write": _can_write(user),
+               "names": _contact_names(session, {r.contact_id for r in rows}), "can_write": can_write(user),
                "notice": notice, "error": error}  # fmt: skip
     return render(request, "workflows/dead.html", context)
 
@@ -135,10 +125,10 @@ def replay_enrolment(
     enrolment_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep
 ) -> Response:
     del form
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Replaying needs the editor or admin role.")
     try:
-        engine.replay(session, enrolment_id, actor=_actor(user))
+        engine.replay(session, enrolment_id, actor=web_actor(user))
     except PitboardError as exc:
         session.rollback()
         return RedirectResponse(url_with("/workflows/dead-letters", error=exc.message), status_code=303)
@@ -152,7 +142,7 @@ def replay_delivery(
     delivery_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep
 ) -> Response:
     del form
-    if not _can_write(user):
+    if not can_write(user):
         return error_page(request, 403, "Replaying needs the editor or admin role.")
     try:
         notify_tasks.replay(session, delivery_id)
