@@ -9,12 +9,26 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, create_engine, event, insert
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    cast,
+    create_engine,
+    event,
+    func,
+    insert,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -175,3 +189,18 @@ def is_time_limit_error(exc: BaseException) -> bool:
     """Whether ``exc`` is a statement stopped by :func:`time_limit`."""
     text = str(getattr(exc, "orig", exc)).lower()
     return "statement timeout" in text or "canceling statement" in text or "interrupted" in text
+
+
+def utc_day(column: Any, dialect: str) -> ColumnElement[Any]:
+    """The UTC calendar day of a timestamp column, on either database; read the values with :func:`as_date`.
+    Grouping by day in SQL and folding days into weeks or months in Python keeps one code path for both."""
+    if dialect == "postgresql":
+        # A cast to date is about twice as fast as to_char() over millions of rows.
+        return cast(func.timezone("UTC", column), Date)
+    # SQLite keeps naive UTC text ('2024-05-01 13:45:00.000000'); date() takes its day as text.
+    return func.date(column, type_=String)
+
+
+def as_date(value: date | str) -> date:
+    """A :func:`utc_day` value as a date (PostgreSQL returns dates, SQLite ISO text)."""
+    return value if isinstance(value, date) else date.fromisoformat(value)

@@ -28,9 +28,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Numeric, String, case, cast, exists, func, literal, null, select
+from sqlalchemy import ColumnElement, Numeric, case, exists, func, literal, null, select
 from sqlalchemy.orm import Session, aliased
 
+from pitboard.kit.db import as_date, utc_day
 from pitboard.kit.errors import NotFound, ValidationFailed
 from pitboard.models import (
     Campaign,
@@ -159,16 +160,6 @@ class Metric:
 # --- SQL building blocks ---------------------------------------------------------------------------------
 
 
-def utc_day(column: Any, dialect: str) -> ColumnElement[Any]:
-    if dialect == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
-    return func.date(column, type_=String)
-
-
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
-
-
 def _grouped(ctx: Context, column: Any, measure: Any, where: Iterable[Any], period: Period,
              *, is_date: bool = False) -> dict[date, float]:  # fmt: skip
     dialect = ctx.session.get_bind().dialect.name
@@ -179,7 +170,7 @@ def _grouped(ctx: Context, column: Any, measure: Any, where: Iterable[Any], peri
         day = utc_day(column, dialect)
         window = [column >= period.since, column < period.until]
     stmt = select(day, measure).where(*where, *window).group_by(day)
-    return {_as_date(d): float(v or 0) for d, v in ctx.session.execute(stmt)}
+    return {as_date(d): float(v or 0) for d, v in ctx.session.execute(stmt)}
 
 
 def _stage_entries(stage: str) -> Daily:

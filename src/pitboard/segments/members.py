@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Select, String, cast, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from pitboard.kit.db import as_date, utc_day
 from pitboard.kit.pagination import Page, decode_cursor, encode_cursor
 from pitboard.kit.time import ensure_utc, utcnow
 from pitboard.models import Account, Contact, Segment
@@ -110,17 +111,6 @@ class HistoryDay:
     members: int
 
 
-def utc_day(column: Any, dialect: str) -> ColumnElement[Any]:
-    """The UTC calendar day of a timestamp column on either database."""
-    if dialect == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
-    return func.date(column, type_=String)  # SQLite keeps naive UTC text; date() takes its day
-
-
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
-
-
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
@@ -136,7 +126,7 @@ def daily_history(session: Session, segment_id: int, *, days: int = 30, today: d
     def per_day(column: Any) -> dict[date, int]:
         day = utc_day(column, dialect)
         stmt = select(day, func.count()).where(M.segment_id == segment_id, column >= start, column < end).group_by(day)
-        return {_as_date(d): int(n) for d, n in session.execute(stmt)}
+        return {as_date(d): int(n) for d, n in session.execute(stmt)}
 
     entered, exited = per_day(M.entered_at), per_day(M.exited_at)
     out, members = [], base
