@@ -689,15 +689,19 @@ def _branch(ctx: Ctx, step: s.Branch) -> Outcome:
     return Outcome(goto=target, result="then" if hit else "else", detail={"matched": hit, "goto": target})
 
 
-def _split(ctx: Ctx, step: s.Split) -> Outcome:
-    total = sum(v.weight for v in step.variants)
-    point = unit(ctx.loaded.key, step.id, ctx.contact.id) * total
-    chosen = step.variants[-1]
+def split_variant(workflow_key: str, step: s.Split, contact_id: int) -> s.Variant:
+    """The variant of an A/B split a contact gets: by weight, stable for the workflow, step and contact (the
+    engine and the dry run must agree)."""
+    point = unit(workflow_key, step.id, contact_id) * sum(v.weight for v in step.variants)
     for variant in step.variants:
         if point < variant.weight:
-            chosen = variant
-            break
+            return variant
         point -= variant.weight
+    return step.variants[-1]
+
+
+def _split(ctx: Ctx, step: s.Split) -> Outcome:
+    chosen = split_variant(ctx.loaded.key, step, ctx.contact.id)
     if ctx.enrolment.variant is None:
         ctx.enrolment.variant = chosen.name
     goto = chosen.next or ctx.loaded.spec.following(step)

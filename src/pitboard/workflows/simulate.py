@@ -83,15 +83,7 @@ def _walk(session: Session, loaded: engine.Loaded, contact_id: int, now: datetim
             hit = engine.matches(session, contact_id, tree, now)
             step_id = (step.then or spec.following(step)) if hit else (step.else_ or spec.following(step))
         elif isinstance(step, s.Split):
-            total = sum(v.weight for v in step.variants)
-            point = engine.unit(loaded.key, step.id, contact_id) * total
-            chosen = step.variants[-1]
-            for variant in step.variants:
-                if point < variant.weight:
-                    chosen = variant
-                    break
-                point -= variant.weight
-            step_id = chosen.next or spec.following(step)
+            step_id = engine.split_variant(loaded.key, step, contact_id).next or spec.following(step)
         else:
             step_id = spec.following(step)
     return path
