@@ -245,15 +245,18 @@ def _write_changes(conn: Connection, scores: Scores, present: Ints, sigs: Ints, 
     clock.lap("read stored")
     ids = scores.contact_ids[present]
     stored_ids = stored[:, 0]
-    at = np.minimum(np.searchsorted(stored_ids, ids), max(len(stored_ids) - 1, 0))
-    found = (stored_ids[at] == ids) if len(stored_ids) else np.zeros(len(ids), dtype=np.bool_)
-    same = found & (stored[at, 1] == sigs) if len(stored_ids) else found
-    changed = ~same
+    # For each present contact: whether it has a stored row, and that row's signature and total (0 if none).
+    found = np.zeros(len(ids), dtype=np.bool_)
+    old_sig = old_total = np.zeros(len(ids), dtype=np.int64)
+    if len(stored_ids):
+        at = np.minimum(np.searchsorted(stored_ids, ids), len(stored_ids) - 1)
+        found = stored_ids[at] == ids
+        old_sig, old_total = np.where(found, stored[at, 1], 0), np.where(found, stored[at, 2], 0)
+    changed = ~(found & (old_sig == sigs))
     gone = stored_ids[~np.isin(stored_ids, ids, assume_unique=True)].tolist()
-    positions = present[changed]
-    rows = explained_rows(scores, positions, sigs[changed])
+    rows = explained_rows(scores, present[changed], sigs[changed])
     is_update = found[changed].tolist()
-    before = np.where(found, stored[at, 2], 0)[changed].tolist() if len(stored_ids) else [0] * len(rows)
+    before = old_total[changed].tolist()
     clock.lap("compare and explain")
     out = Written(scored=len(present), removed=len(gone))
     if model.thresholds:
