@@ -1,11 +1,16 @@
-"""Fixtures and helpers for the web UI tests."""
+"""Fixtures and helpers for the integration tests: web login, a real SMTP server, a real HTTP receiver."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+
+from pitboard.settings import get_settings
+from tests.integration.smtp_fixture import SmtpServer, point_settings_at
+from tests.integration.test_workflows_helpers import Receiver
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -32,3 +37,19 @@ def login(client: TestClient, email: str, password: str, next_path: str = "/") -
 def logged_in(client: TestClient, web_user: tuple[str, str]) -> TestClient:
     login(client, *web_user)
     return client
+
+
+@pytest.fixture
+def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
+    """An aiosmtpd server on 127.0.0.1 that the app's settings point at."""
+    with SmtpServer() as server:
+        point_settings_at(server, monkeypatch)
+        yield server
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP server on 127.0.0.1 that records what webhooks and Slack messages it receives."""
+    with Receiver() as r:
+        yield r

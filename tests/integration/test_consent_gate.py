@@ -13,10 +13,8 @@ import ast
 import csv
 import io
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -28,22 +26,14 @@ from pitboard.kit.actor import SYSTEM
 from pitboard.kit.db import session_scope
 from pitboard.messaging.outbox import enqueue_email
 from pitboard.models import Contact, Identity
-from pitboard.settings import Settings, get_settings
+from pitboard.settings import Settings
 from pitboard.worker.runner import run_worker
-from tests.integration.smtp_fixture import SmtpServer, point_settings_at
+from tests.integration.smtp_fixture import SmtpServer
 
 STATES = (None, "granted", "pending", "withdrawn", "denied")
 SUPPRESSIONS = (None, "hard_bounce", "invalid", "complaint", "unsubscribe", "manual", "erasure")
 PURPOSES = {"newsletter": "opt_in", "partner_news": "opt_out"}
 DELIVERABILITY = {"hard_bounce", "invalid"}
-
-
-@pytest.fixture
-def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        point_settings_at(server, monkeypatch)
-        yield server
-    get_settings.cache_clear()
 
 
 def may_market(state: str | None, regime: str, suppressed: str | None, *, has_email: bool) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,17 +27,9 @@ from pitboard.models import Contact, Identity, Job, Message
 from pitboard.settings import Settings, get_settings
 from pitboard.worker import queue
 from pitboard.worker.runner import run_worker
-from tests.integration.smtp_fixture import SmtpServer, free_port, point_settings_at, self_signed
+from tests.integration.smtp_fixture import SmtpServer, free_port, self_signed
 
 ADA = "ada@example.org"
-
-
-@pytest.fixture
-def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        point_settings_at(server, monkeypatch)
-        yield server
-    get_settings.cache_clear()
 
 
 # --- helpers -----------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ on 127.0.0.1, retries, permanent refusals, dead letters and replay, on SQLite an
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -19,26 +18,11 @@ from pitboard.models import Job, Message
 from pitboard.models.workflows import NotifyDelivery
 from pitboard.notify import endpoints, notify, signing
 from pitboard.notify import tasks as notify_tasks
-from pitboard.settings import get_settings
 from pitboard.worker.runner import run_worker
-from tests.integration.smtp_fixture import SmtpServer, point_settings_at
+from tests.integration.smtp_fixture import SmtpServer
 from tests.integration.test_workflows_helpers import Receiver
 
 SECRET = signing.new_secret()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
-
-
-@pytest.fixture
-def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        point_settings_at(server, monkeypatch)
-        yield server
-    get_settings.cache_clear()
 
 
 def _endpoints(engine: Engine, receiver: Receiver) -> None:

@@ -4,7 +4,6 @@ steps run by the real worker loop, email to a real SMTP server, Slack and webhoo
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -21,28 +20,13 @@ from pitboard.models import Contact, CustomFieldDefinition, Event, Job, Message,
 from pitboard.models.workflows import WorkflowApproval, WorkflowEnrolment, WorkflowStepLog, WorkflowTask
 from pitboard.notify import endpoints, signing
 from pitboard.segments import service as segments
-from pitboard.settings import get_settings
 from pitboard.worker.runner import run_worker
 from pitboard.workflows import engine as wf_engine
 from pitboard.workflows import service
-from tests.integration.smtp_fixture import SmtpServer, point_settings_at
+from tests.integration.smtp_fixture import SmtpServer
 from tests.integration.test_workflows_helpers import Receiver
 
 SECRET = signing.new_secret()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
-
-
-@pytest.fixture
-def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        point_settings_at(server, monkeypatch)
-        yield server
-    get_settings.cache_clear()
 
 
 # --- helpers -----------------------------------------------------------------------------------------

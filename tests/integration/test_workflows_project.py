@@ -4,7 +4,6 @@ dry-run simulator, and the three standard templates working end to end."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -27,9 +26,8 @@ from pitboard.notify import endpoints, signing
 from pitboard.project import apply as project_apply
 from pitboard.project.loader import load_project, scaffold
 from pitboard.segments import service as segments
-from pitboard.settings import get_settings
 from pitboard.workflows import service
-from tests.integration.smtp_fixture import SmtpServer, point_settings_at
+from tests.integration.smtp_fixture import SmtpServer
 from tests.integration.test_workflows_engine import run
 from tests.integration.test_workflows_helpers import Receiver
 
@@ -43,20 +41,6 @@ steps:
   - {id: pause, action: wait, duration: 2d}
   - {id: bye, action: exit}
 """
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
-
-
-@pytest.fixture
-def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        point_settings_at(server, monkeypatch)
-        yield server
-    get_settings.cache_clear()
 
 
 def _project(tmp_path: Path) -> Path:
