@@ -54,6 +54,24 @@ def _fail_until(session: Session, payload: dict[str, Any]) -> None:
         raise RuntimeError("transient failure")
 
 
+MERGED: list[list[str]] = []
+
+
+def _merge_tags(payloads: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return {"tags": sorted(t for p in payloads for t in p["tags"])}
+
+
+@queue.task("test.mergeable", merge=_merge_tags)
+def _mergeable(session: Session, payload: dict[str, Any]) -> None:
+    """Writes one audit row per tag; a tag "bad" fails its job (and so any merged run that contains it)."""
+    MERGED.append(payload["tags"])
+    for tag in payload["tags"]:
+        session.add(AuditEntry(occurred_at=utcnow(), actor="t", interface="worker", action="merged",
+                               entity_type="job", entity_id=tag, changes={}))  # fmt: skip
+    if "bad" in payload["tags"]:
+        raise RuntimeError("bad tag")
+
+
 def _make_due(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(update(Job).where(Job.status == "queued").values(run_at=utcnow() - timedelta(seconds=1)))
@@ -240,3 +258,41 @@ def test_done_jobs_older_than_two_weeks_are_pruned_and_dead_ones_kept(engine: En
     with session_scope(engine) as s:
         left = sorted((j.status, round((now - j.created_at).total_seconds() / 86400)) for j in s.scalars(select(Job)))
     assert left == [("dead", 40), ("done", 13), ("queued", 20)]
+
+
+def test_claimed_jobs_of_a_mergeable_task_run_as_one_and_a_failure_splits_them(engine: Engine) -> None:
+    MERGED.clear()
+    with session_scope(engine) as s:
+        for tag in ("a", "b", "c"):
+            queue.enqueue(s, "test.mergeable", {"tags": [tag]})
+        queue.enqueue(s, "test.write_audit", {"tag": "between"})
+    assert run_worker(engine, burst=True) == Counter(done=4)
+    assert MERGED == [["a", "b", "c"]]  # one run for the three jobs
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Job).where(Job.status == "done")) == 4
+        tags = s.scalars(select(AuditEntry.entity_id).where(AuditEntry.action == "merged")).all()
+        assert sorted(tags) == ["a", "b", "c"]
+
+    # One bad job among good ones: the merged run rolls back, each job runs alone; only the bad one fails.
+    MERGED.clear()
+    with session_scope(engine) as s:
+        s.execute(delete(Job))
+        s.execute(delete(AuditEntry))
+        for tag in ("d", "bad", "e"):
+            queue.enqueue(s, "test.mergeable", {"tags": [tag]})
+    assert run_worker(engine, burst=True) == Counter(done=2, queued=1)
+    assert MERGED == [["bad", "d", "e"], ["d"], ["bad"], ["e"]]
+    with session_scope(engine) as s:
+        statuses = {j.payload["tags"][0]: (j.status, j.attempts) for j in s.scalars(select(Job))}
+        assert statuses == {"d": ("done", 1), "e": ("done", 1), "bad": ("queued", 1)}
+        tags = s.scalars(select(AuditEntry.entity_id).where(AuditEntry.action == "merged")).all()
+        assert sorted(tags) == ["d", "e"]  # the merged attempt left nothing behind
+
+
+def test_contacts_changed_payloads_merge_into_the_union_up_to_a_limit() -> None:
+    from pitboard.contacts.changes import merge_payloads
+
+    merged = merge_payloads([{"contact_ids": [3, 1], "reason": "events"}, {"contact_ids": [1, 2], "reason": "created"}])
+    assert merged == {"contact_ids": [1, 2, 3], "reason": "created, events"}
+    assert merge_payloads([{"contact_ids": list(range(1500)), "reason": "x"},
+                           {"contact_ids": list(range(1500, 3000)), "reason": "x"}]) is None  # fmt: skip

@@ -373,6 +373,31 @@ def test_a_failing_step_goes_dead_and_is_replayed(engine: Engine, smtp_server: S
     assert [m.message["Subject"] for m in smtp_server.received] == ["Hi Ada"]
 
 
+def test_step_jobs_claimed_together_run_as_one_and_a_failing_one_alone(engine: Engine) -> None:
+    """A worker runs the step jobs it claims in one transaction; one contact's failing step rolls that back, and
+    each job then runs alone: the others complete once, the failing one retries on its own."""
+    with session_scope(engine) as s:
+        custom_field(s, "nick")
+        workflow(s, {"key": "m", "name": "Merged", "reentry": "always", "trigger": {"type": "manual"},
+                     "steps": [{"id": "t", "action": "create_task", "assignee": "ops@example.org",
+                                "title": "Call {{ contact.custom.nick }}"},
+                               {"id": "score", "action": "change_score", "by": 1}]})  # fmt: skip
+        good = [contact(s, f"g{i}@example.org", custom={"nick": f"N{i}"}) for i in range(4)]
+        bad = contact(s, "bad@example.org")  # no nick: the template fails (StrictUndefined)
+        service.enrol_contacts(s, "m", [*good[:2], bad, *good[2:]], actor=SYSTEM)
+    run_worker(engine, burst=True, poll_seconds=0.01)
+    with session_scope(engine) as s:
+        steps = select(Job.status, func.count()).where(Job.task == wf_engine.STEP_TASK).group_by(Job.status)
+        assert dict(s.execute(steps).all()) == {"done": 4, "queued": 1}  # type: ignore[arg-type]
+        titles = sorted(s.scalars(select(WorkflowTask.title)))
+        assert titles == ["Call N0", "Call N1", "Call N2", "Call N3"]
+        by_contact = {r.contact_id: r.status for r in s.scalars(select(WorkflowEnrolment))}
+        assert by_contact == {**dict.fromkeys(good, "completed"), bad: "active"}
+        assert all(s.get(Contact, c).custom.get("workflow_score") == 1 for c in good)  # type: ignore[union-attr]
+        failed = s.scalars(select(Job).where(Job.status == "queued")).one()
+        assert (failed.attempts, "nick" in (failed.last_error or "")) == (1, True)
+
+
 def test_marketing_email_respects_consent_and_task_and_owner_notify(engine: Engine, smtp_server: SmtpServer) -> None:
     with session_scope(engine) as s:
         owner = SalesUser(name="Sam", email="sam@example.org")

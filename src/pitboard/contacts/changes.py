@@ -46,7 +46,20 @@ def contacts_changed(session: Session, contact_ids: Iterable[int | None], *, rea
         enqueue(session, TASK, {"contact_ids": ids[start : start + _CHUNK], "reason": reason})
 
 
-@task(TASK)
+_MERGE_LIMIT = 2000  # contacts in one merged job: bounded transactions and IN lists
+
+
+def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Several queued jobs as one: the union of their contacts (each listener is idempotent per contact and reads
+    the current state, so running once for a contact named twice is the same as running twice)."""
+    ids = sorted({int(c) for p in payloads for c in p.get("contact_ids", [])})
+    if len(ids) > _MERGE_LIMIT:
+        return None
+    reasons = sorted({str(p.get("reason", "")) for p in payloads})
+    return {"contact_ids": ids, "reason": ", ".join(reasons)}
+
+
+@task(TASK, merge=merge_payloads)
 def run_listeners(session: Session, payload: dict[str, Any]) -> None:
     ids = [int(i) for i in payload.get("contact_ids", [])]
     reason = str(payload.get("reason", ""))

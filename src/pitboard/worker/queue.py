@@ -31,17 +31,21 @@ log = get_logger(__name__)
 
 Handler = Callable[[Session, dict[str, Any]], None]
 DeadHandler = Callable[[Session, dict[str, Any], str], None]
+# Combines the payloads of several claimed jobs of one task into one payload, or None when they do not combine.
+Merger = Callable[[list[dict[str, Any]]], dict[str, Any] | None]
 TASKS: dict[str, Handler] = {}
 DEAD_HANDLERS: dict[str, DeadHandler] = {}
+MERGERS: dict[str, Merger] = {}
 # Tasks every worker with scheduling on makes sure run once per period (name -> period in seconds).
 PERIODIC: dict[str, int] = {}
 LOCK_TIMEOUT = timedelta(minutes=5)
 MAX_BACKOFF_SECONDS = 3600
 
 
-def task(name: str, *, on_dead: DeadHandler | None = None) -> Callable[[Handler], Handler]:
+def task(name: str, *, on_dead: DeadHandler | None = None, merge: Merger | None = None) -> Callable[[Handler], Handler]:
     """Register a handler; the name is what is stored in the job row, so keep it stable. ``on_dead`` runs
-    in the transaction that marks a job of this task dead, with its payload and last error."""
+    in the transaction that marks a job of this task dead, with its payload and last error. ``merge`` lets a
+    worker run several claimed jobs of this task as one (see :func:`run_claimed_together`)."""
 
     def register(fn: Handler) -> Handler:
         if name in TASKS and TASKS[name] is not fn:
@@ -49,6 +53,8 @@ def task(name: str, *, on_dead: DeadHandler | None = None) -> Callable[[Handler]
         TASKS[name] = fn
         if on_dead is not None:
             DEAD_HANDLERS[name] = on_dead
+        if merge is not None:
+            MERGERS[name] = merge
         return fn
 
     return register
@@ -129,10 +135,11 @@ def claim(engine: Engine, worker_id: str, *, limit: int = 10) -> list[ClaimedJob
         update(Job)
         .where(Job.id.in_(pick.scalar_subquery()))
         .values(status="running", locked_by=worker_id, locked_at=now, attempts=Job.attempts + 1)
-        .returning(Job.id, Job.task, Job.payload, Job.attempts, Job.max_attempts)
+        .returning(Job.id, Job.task, Job.payload, Job.attempts, Job.max_attempts, Job.run_at)
     )
     with engine.begin() as conn:
-        rows = conn.execute(stmt).all()
+        # RETURNING has no order: run them in the order they became due.
+        rows = sorted(conn.execute(stmt).all(), key=lambda r: (r.run_at, r.id))
     return [ClaimedJob(r.id, r.task, r.payload, r.attempts, r.max_attempts) for r in rows]
 
 
@@ -159,6 +166,36 @@ def run_claimed(engine: Engine, job: ClaimedJob, worker_id: str) -> str:
         return "lost"
     except Exception as exc:
         return _fail(engine, job, worker_id, exc)
+
+
+def run_claimed_together(engine: Engine, jobs: list[ClaimedJob], worker_id: str) -> list[str]:
+    """Run claimed jobs of one mergeable task as one job: one transaction, one handler call with the merged
+    payload, all marked done together. Returns each job's new status.
+
+    Why: a ``contacts.changed`` job costs a fixed part (a transaction, every listener loading its definitions)
+    plus a part per contact. At 1,000 events/s the fixed part of 20 small jobs a second was most of a worker's
+    time; run together, ten claimed jobs pay it once. Should the merged run fail in any way, each job runs alone
+    instead, so a failing job is retried and dies on its own, as it would have without merging."""
+    merge = MERGERS.get(jobs[0].task) if jobs else None
+    merged = merge([j.payload for j in jobs]) if merge is not None and len(jobs) > 1 else None
+    if merged is None or any(j.task != jobs[0].task for j in jobs):
+        return [run_claimed(engine, job, worker_id) for job in jobs]
+    ids = [j.id for j in jobs]
+    try:
+        with session_scope(engine) as session:
+            TASKS[jobs[0].task](session, merged)
+            finished = session.execute(
+                update(Job)
+                .where(Job.id.in_(ids), Job.locked_by == worker_id, Job.status == "running")
+                .values(status="done", finished_at=utcnow(), locked_by=None, locked_at=None, last_error=None)
+            )
+            if finished.rowcount != len(ids):  # type: ignore[attr-defined]
+                raise _LostLock(ids[0])
+    except Exception as exc:
+        log.info("merged jobs failed; running them one by one", task=jobs[0].task, jobs=len(ids), error=str(exc)[:300])
+        return [run_claimed(engine, job, worker_id) for job in jobs]
+    log.info("jobs done", job_ids=ids, task=jobs[0].task, merged=len(ids))
+    return ["done"] * len(jobs)
 
 
 class _LostLock(Exception):

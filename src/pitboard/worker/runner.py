@@ -16,7 +16,7 @@ from pitboard.kit.time import utcnow
 from pitboard.logging import get_logger
 from pitboard.models import Job
 from pitboard.worker import tasks  # noqa: F401  (registers the built-in tasks)
-from pitboard.worker.queue import PERIODIC, claim, enqueue, run_claimed
+from pitboard.worker.queue import MERGERS, PERIODIC, ClaimedJob, claim, enqueue, run_claimed_together
 
 # Jobs every worker makes sure exist once a day. The idempotency key carries the date, so however many
 # workers run, each day gets exactly one job of each. Order matters only for reading the log: scores decay
@@ -60,8 +60,9 @@ def run_worker(
         if schedule and PERIODIC:
             schedule_periodic(engine, slots_done)
         jobs = claim(engine, worker_id, limit=batch)
-        for job in jobs:
-            outcomes[run_claimed(engine, job, worker_id)] += 1
+        for group in merge_groups(jobs):
+            for outcome in run_claimed_together(engine, group, worker_id):
+                outcomes[outcome] += 1
         if not jobs:
             if burst:
                 break
@@ -70,6 +71,22 @@ def run_worker(
             time.sleep(0)  # let signal handlers run between batches
     log.info("worker stopped", worker_id=worker_id, **outcomes)
     return outcomes
+
+
+def merge_groups(jobs: list[ClaimedJob]) -> list[list[ClaimedJob]]:
+    """Claimed jobs in claim order, with the jobs of each mergeable task gathered into one group (run as one,
+    at the place of its first job; jobs of other tasks stay alone)."""
+    groups: list[list[ClaimedJob]] = []
+    by_task: dict[str, list[ClaimedJob]] = {}
+    for job in jobs:
+        if job.task in MERGERS:
+            if job.task not in by_task:
+                by_task[job.task] = []
+                groups.append(by_task[job.task])
+            by_task[job.task].append(job)
+        else:
+            groups.append([job])
+    return groups
 
 
 def schedule_daily(engine: Engine) -> date:
