@@ -61,16 +61,20 @@ STEPS_FLOW = {
 }  # fmt: skip
 
 
+WORKER_LOG: list[str] = []  # --worker-log: where the workers' log lines go (default: nowhere)
+
+
 @contextmanager
 def workers(engine: Engine, n: int, poll: float = 0.05) -> Iterator[None]:
     env = {**os.environ, "PITBOARD_DATABASE_URL": engine.url.render_as_string(hide_password=False),
-           "PITBOARD_LOG_LEVEL": "WARNING"}  # fmt: skip
+           "PITBOARD_LOG_LEVEL": "INFO" if WORKER_LOG else "WARNING"}  # fmt: skip
+    log = open(WORKER_LOG[0], "a") if WORKER_LOG else None  # noqa: SIM115 (closed below)
     procs = [
         subprocess.Popen(
             [PITBOARD, "worker", "--poll", str(poll), "--no-schedule"],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=log or subprocess.DEVNULL,
         )
         for _ in range(n)
     ]
@@ -84,6 +88,8 @@ def workers(engine: Engine, n: int, poll: float = 0.05) -> Iterator[None]:
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 p.kill()
+        if log is not None:
+            log.close()
 
 
 def _contacts(engine: Engine, n: int) -> list[int]:
@@ -202,7 +208,10 @@ def main() -> None:
     parser.add_argument("--workers", default="1,4", help="worker counts for the steps/s runs")
     parser.add_argument("--latency-runs", default="", help="more worker counts for latency runs, e.g. 1,2")
     parser.add_argument("--poll", type=float, default=0.05, help="seconds an idle worker waits between polls")
+    parser.add_argument("--worker-log", help="append the workers' log (INFO and up) to this file")
     args = parser.parse_args()
+    if args.worker_log:
+        WORKER_LOG.append(args.worker_log)
     with bench_database(args.database_url, fresh=args.fresh, keep=args.keep) as engine:
         report = Report("workflows")
         report.facts.update({"database": describe(engine), "machine": machine(engine), "contacts": args.contacts})
