@@ -210,3 +210,77 @@ def test_demo_history_shows_on_the_pages(logged_in: TestClient, engine: Engine) 
     assert logged_in.get("/workflows/trial-signup").status_code == 200
     assert "Discount request #3" in logged_in.get("/workflows/approvals").text
     assert "HTTP 503" in logged_in.get("/workflows/dead-letters").text
+
+
+TASK_FLOW: dict[str, Any] = {
+    "key": "call", "name": "Call back", "trigger": {"type": "event", "event": "Go"},
+    "steps": [{"id": "call", "action": "create_task", "assignee": "admin@example.com",
+               "title": "Call {{ contact.email }}", "due_in": "1d"},
+              {"id": "other", "action": "create_task", "assignee": "rep@example.org",
+               "title": "Check {{ contact.email }}"}],
+}  # fmt: skip
+
+
+def test_tasks_are_listed_and_closed_in_the_api_the_web_and_the_cli(
+    client: TestClient, logged_in: TestClient, engine: Engine, admin_headers: dict[str, str],
+    viewer_headers: dict[str, str],
+) -> None:  # fmt: skip
+    from typer.testing import CliRunner
+
+    from pitboard.cli.main import app as cli
+    from pitboard.models import AuditEntry
+
+    assert client.post("/api/v1/workflows", json=TASK_FLOW, headers=admin_headers).status_code == 201
+    _contact_with_event(engine, "ada@example.org")
+    _contact_with_event(engine, "bob@example.org")
+    run(engine)
+
+    # API: open tasks, by assignee; closing needs an editor, and a wrong status is a clear 422.
+    mine = client.get("/api/v1/workflows/tasks?assignee=ADMIN@example.com", headers=viewer_headers).json()
+    assert sorted(t["title"] for t in mine) == ["Call ada@example.org", "Call bob@example.org"]
+    assert all(t["due_at"] for t in mine)
+    assert len(client.get("/api/v1/workflows/tasks", headers=viewer_headers).json()) == 4
+    first = mine[0]["id"]
+    assert client.post(f"/api/v1/workflows/tasks/{first}", json={"status": "done"},
+                       headers=viewer_headers).status_code == 403  # fmt: skip
+    bad = client.post(f"/api/v1/workflows/tasks/{first}", json={"status": "finished"}, headers=admin_headers)
+    assert bad.status_code == 422
+    assert "open, done, cancelled" in bad.text
+    assert client.post("/api/v1/workflows/tasks/999999", json={"status": "done"},
+                       headers=admin_headers).status_code == 404  # fmt: skip
+    done = client.post(f"/api/v1/workflows/tasks/{first}", json={"status": "done"}, headers=admin_headers)
+    assert done.status_code == 200
+    assert done.json()["status"] == "done"
+    assert [t["id"] for t in client.get("/api/v1/workflows/tasks?status=done", headers=viewer_headers).json()] == [
+        first
+    ]
+
+    # Web: the signed-in user's open tasks by default, everyone's on request; Done closes one.
+    page = logged_in.get("/workflows/tasks")
+    assert page.status_code == 200
+    assert mine[1]["title"] in page.text
+    assert "Check" not in page.text  # someone else's
+    assert mine[0]["title"] not in page.text  # done
+    assert "Check bob@example.org" in logged_in.get("/workflows/tasks?who=all").text
+    assert 'Tasks <span class="tag">1</span>' in logged_in.get("/workflows").text
+    second = mine[1]["id"]
+    form = {"csrf_token": csrf_from(page.text), "status": "cancelled", "who": "me", "showing": "open"}
+    r = logged_in.post(f"/workflows/tasks/{second}", data=form, follow_redirects=True)
+    assert r.status_code == 200
+    assert f"Task {second} is cancelled." in r.text
+    assert "No open tasks for you." in r.text
+
+    # CLI: list and close (or reopen) by id.
+    url = engine.url.render_as_string(hide_password=False)
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["workflows", "tasks", "--status", "all", "--database-url", url])
+    assert listed.exit_code == 0, listed.stdout
+    assert "Check" in listed.stdout
+    assert "cancelled" in listed.stdout
+    reopened = runner.invoke(cli, ["workflows", "task", str(second), "open", "--database-url", url])
+    assert reopened.exit_code == 0, reopened.stdout
+    assert f"task {second} is open" in reopened.stdout
+    with session_scope(engine) as s:
+        changes = [e.changes["status"] for e in s.scalars(select(AuditEntry).where(
+            AuditEntry.entity_type == "workflow_task").order_by(AuditEntry.id))]  # fmt: skip
+        assert changes == [["open", "done"], ["open", "cancelled"], ["cancelled", "open"]]

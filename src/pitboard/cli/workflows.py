@@ -136,6 +136,37 @@ def workflows_reject(
     console.print(f"approval {approval_id} rejected")
 
 
+@workflows_app.command("tasks")
+def workflows_tasks(
+    assignee: Annotated[str | None, typer.Option(help="Only this person's tasks (email)")] = None,
+    status: Annotated[str, typer.Option(help="open, done, cancelled or all")] = "open",
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Tasks that create_task steps made for people: open ones by due date."""
+    from pitboard.workflows import service
+
+    with unit_of_work(database_url) as session:
+        table = Table("id", "title", "assignee", "contact", "due", "status", "created")
+        for t in service.tasks(session, assignee=assignee, status=None if status == "all" else status):
+            table.add_row(str(t.id), t.title, t.assignee, str(t.contact_id or ""), _when(t.due_at), t.status,
+                          _when(t.created_at))  # fmt: skip
+        console.print(table)
+
+
+@workflows_app.command("task")
+def workflows_task(
+    task_id: Annotated[int, typer.Argument()],
+    status: Annotated[str, typer.Argument(help="done, cancelled, or open to reopen")] = "done",
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Close a task (done by default, or cancelled) or reopen it."""
+    from pitboard.workflows import service
+
+    with unit_of_work(database_url) as session:
+        row = service.set_task_status(session, task_id, status, actor=CLI_ACTOR)
+        console.print(f"task {row.id} is {row.status}")
+
+
 @workflows_app.command("dead-letters")
 def workflows_dead(database_url: DatabaseOpt = None) -> None:
     """Enrolments whose step failed every retry (replay them after fixing the cause)."""

@@ -1,9 +1,9 @@
 """Workflow pages: the list with live counts, a workflow's steps (who is where now), lift against the holdout,
-a contact's journey, the approval inbox and the dead letters with replay. Plus the public open/click tracking
-endpoints (``/t/o/<token>``, ``/t/c/<token>``), which need no login.
+a contact's journey, the approval inbox, people's tasks and the dead letters with replay. Plus the public
+open/click tracking endpoints (``/t/o/<token>``, ``/t/c/<token>``), which need no login.
 
-Everyone signed in reads; editors and admins decide approvals and replay. Workflows are defined in the
-project folder (``workflows/*.yml``) or through the API; these pages show them read-only.
+Everyone signed in reads; editors and admins decide approvals, close tasks and replay. Workflows are defined in
+the project folder (``workflows/*.yml``) or through the API; these pages show them read-only.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from pitboard.api.deps import SessionDep
 from pitboard.kit.errors import PitboardError
+from pitboard.kit.time import utcnow
 from pitboard.models import Contact
 from pitboard.models.workflows import NotifyDelivery, WorkflowEnrolment
 from pitboard.notify import tasks as notify_tasks
@@ -64,8 +65,10 @@ def workflow_list(request: Request, user: CurrentUser, session: SessionDep, noti
     counts = service.status_counts(session, [r.id for r in rows])
     pending = len(service.approvals(session, status="pending"))
     dead = len(service.dead_letters(session))
+    open_tasks = len(service.tasks(session, assignee=user.email))
     context = {"nav": "workflows", "rows": rows, "counts": counts, "statuses": STATUSES, "notice": notice,
-               "pending": pending, "dead": dead, "project_file": service.project_file}  # fmt: skip
+               "pending": pending, "dead": dead, "open_tasks": open_tasks,
+               "project_file": service.project_file}  # fmt: skip
     return render(request, "workflows/list.html", context)
 
 
@@ -101,6 +104,42 @@ def approval_decide(
     word = "approved" if decision == "approve" else "rejected"
     return RedirectResponse(url_with("/workflows/approvals", notice=f"Approval {approval_id} {word}."),
                             status_code=303)  # fmt: skip
+
+
+@router.get("/workflows/tasks")
+def task_list(
+    request: Request, user: CurrentUser, session: SessionDep, who: str = "me", status: str = "open",
+    notice: str | None = None, error: str | None = None,
+) -> Response:  # fmt: skip
+    """Tasks that workflow steps made for people: the signed-in user's by default, or everyone's."""
+    status = status if status in (*service.TASK_STATUSES, "all") else "open"
+    mine = who != "all"
+    rows = service.tasks(session, assignee=user.email if mine else None, status=None if status == "all" else status)
+    keys = {r.id: r.key for r in service.list_workflows(session)}
+    enrolments = {t.enrolment_id for t in rows if t.enrolment_id is not None}
+    pairs = select(WorkflowEnrolment.id, WorkflowEnrolment.workflow_id).where(WorkflowEnrolment.id.in_(enrolments))
+    flows: dict[int, int] = {int(e): int(w) for e, w in session.execute(pairs)} if enrolments else {}
+    context = {"nav": "workflows", "rows": rows, "mine": mine, "status": status, "statuses": service.TASK_STATUSES,
+               "names": _contact_names(session, {t.contact_id for t in rows if t.contact_id is not None}),
+               "workflow_of": {t.id: keys.get(flows.get(t.enrolment_id or -1, -1), "") for t in rows},
+               "now": utcnow(), "can_write": can_write(user), "notice": notice, "error": error}  # fmt: skip
+    return render(request, "workflows/tasks.html", context)
+
+
+@router.post("/workflows/tasks/{task_id}")
+def task_set_status(task_id: int, request: Request, user: CurrentUser, form: CsrfForm, session: SessionDep) -> Response:
+    if not can_write(user):
+        return error_page(request, 403, "Closing tasks needs the editor or admin role.")
+    # Back to the list as it was filtered.
+    view = {"who": "all" if form.get("who") == "all" else None, "status": str(form.get("showing", "")) or None}
+    try:
+        row = service.set_task_status(session, task_id, str(form.get("status", "done")), actor=web_actor(user))
+    except PitboardError as exc:
+        session.rollback()
+        return RedirectResponse(url_with("/workflows/tasks", **view, error=exc.message), status_code=303)
+    session.commit()
+    notice = f"Task {task_id} is {row.status}."
+    return RedirectResponse(url_with("/workflows/tasks", **view, notice=notice), status_code=303)
 
 
 @router.get("/workflows/dead-letters")

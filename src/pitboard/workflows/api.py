@@ -218,11 +218,19 @@ def journey(contact_id: int, session: SessionDep, actor: ActorDep) -> list[Journ
 def tasks(
     session: SessionDep, actor: ActorDep, assignee: str | None = None, status: str = "open"
 ) -> list[WorkflowTask]:
+    """Tasks made by ``create_task`` steps; ``status`` open (default), done, cancelled or all."""
     actor.require("viewer")
-    stmt = select(WorkflowTask).where(WorkflowTask.status == status).order_by(WorkflowTask.id.desc()).limit(500)
-    if assignee:
-        stmt = stmt.where(WorkflowTask.assignee == assignee)
-    return list(session.scalars(stmt))
+    return service.tasks(session, assignee=assignee, status=None if status == "all" else status)
+
+
+class TaskStatusIn(BaseModel):
+    status: str
+
+
+@router.post("/workflows/tasks/{task_id}", response_model=TaskOut)
+def set_task_status(task_id: int, body: TaskStatusIn, session: SessionDep, actor: ActorDep) -> WorkflowTask:
+    """Close a task (``done`` / ``cancelled``) or reopen it (``open``)."""
+    return service.set_task_status(session, task_id, body.status, actor=actor)
 
 
 @router.get("/workflows/{key}", response_model=WorkflowOut)

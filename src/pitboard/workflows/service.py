@@ -27,6 +27,7 @@ from pitboard.models.workflows import (
     WorkflowEnrolment,
     WorkflowFieldValue,
     WorkflowStepLog,
+    WorkflowTask,
 )
 from pitboard.workflows import engine
 from pitboard.workflows import schemas as s
@@ -300,6 +301,42 @@ def approvals(session: Session, *, status: str | None = "pending", limit: int = 
     if status:
         stmt = stmt.where(WorkflowApproval.status == status)
     return list(session.scalars(stmt))
+
+
+TASK_STATUSES = ("open", "done", "cancelled")
+
+
+def tasks(
+    session: Session, *, assignee: str | None = None, status: str | None = "open", limit: int = 500
+) -> list[WorkflowTask]:
+    """To-dos made by ``create_task`` steps: open ones by due date (undated last), others newest first."""
+    if status is not None and status not in TASK_STATUSES:
+        raise ValidationFailed(f"task status must be one of {', '.join(TASK_STATUSES)}, not {status!r}")
+    stmt = select(WorkflowTask)
+    if status == "open":
+        stmt = stmt.order_by(WorkflowTask.due_at.is_(None), WorkflowTask.due_at, WorkflowTask.id)
+    else:
+        stmt = stmt.order_by(WorkflowTask.id.desc())
+    if status is not None:
+        stmt = stmt.where(WorkflowTask.status == status)
+    if assignee:
+        stmt = stmt.where(func.lower(WorkflowTask.assignee) == assignee.strip().lower())
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def set_task_status(session: Session, task_id: int, status: str, *, actor: Actor) -> WorkflowTask:
+    """Close a task (``done`` or ``cancelled``) or reopen it; audited with who and when."""
+    actor.require("editor")
+    if status not in TASK_STATUSES:
+        raise ValidationFailed(f"task status must be one of {', '.join(TASK_STATUSES)}, not {status!r}")
+    row = session.get(WorkflowTask, task_id)
+    if row is None:
+        raise NotFound(f"task {task_id} does not exist")
+    if row.status != status:
+        audit.record(session, actor=actor, action="update", entity_type="workflow_task", entity_id=row.id,
+                     changes={"status": [row.status, status]})  # fmt: skip
+        row.status = status
+    return row
 
 
 def dead_letters(session: Session, *, limit: int = 200) -> list[WorkflowEnrolment]:
