@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from pitboard.contacts.changes import contacts_changed
 from pitboard.kit.db import session_scope
 from pitboard.kit.time import utcnow
-from pitboard.models import Contact, Event
+from pitboard.models import Contact, Event, SalesUser
 from pitboard.models.workflows import NotifyDelivery
 from pitboard.settings import Settings
 from pitboard.workflows import tracking
@@ -193,8 +193,13 @@ def test_demo_history_shows_on_the_pages(logged_in: TestClient, engine: Engine) 
 
     now = utcnow()
     with session_scope(engine) as s:
-        for i, name in enumerate(["trial_started"] * 6 + ["webinar_registered"] * 3 + ["demo_requested"] * 3):
-            c = Contact(email=f"d{i}@example.org", email_normalized=f"d{i}@example.org")
+        rep = SalesUser(name="Rae Rep", email="rae@example.org")
+        s.add(rep)
+        s.flush()
+        for i, name in enumerate(["trial_started"] * 6 + ["webinar_registered"] * 3 + ["demo_requested"] * 5):
+            # The last two demo requests have an owner: approved, with the owner's quote task.
+            c = Contact(email=f"d{i}@example.org", email_normalized=f"d{i}@example.org", company_name=f"Co{i}",
+                        owner_id=rep.id if i >= 12 else None)  # fmt: skip
             s.add(c)
             s.flush()
             at = now - timedelta(days=i)
@@ -202,14 +207,20 @@ def test_demo_history_shows_on_the_pages(logged_in: TestClient, engine: Engine) 
                         received_at=at, properties={}, context={}))  # fmt: skip
     counts = generate_workflows(engine, now=now, seed=42)
     assert counts["workflows"] == 4
-    assert counts["workflow_enrolments"] == 9 + 3  # history, and the enrolments waiting for the approvals
-    assert counts["workflow_approvals"] == 3
+    # History, the enrolments waiting for the approvals, and the two approved ones.
+    assert counts["workflow_enrolments"] == 9 + 3 + 2
+    assert counts["workflow_approvals"] == 3 + 2
+    assert counts["workflow_tasks"] == 2
     page = logged_in.get("/workflows")
     assert "Trial sign-up" in page.text
     assert "Discount approval" in page.text
     assert logged_in.get("/workflows/trial-signup").status_code == 200
     assert "Discount request #3" in logged_in.get("/workflows/approvals").text
     assert "HTTP 503" in logged_in.get("/workflows/dead-letters").text
+    tasks = logged_in.get("/workflows/tasks?who=all").text
+    assert "Send Co12 quote with the approved discount" in tasks
+    assert "Send Co13 quote with the approved discount" in tasks
+    assert "overdue" in tasks  # Co13's was due yesterday
 
 
 TASK_FLOW: dict[str, Any] = {

@@ -1,6 +1,7 @@
 """Demo data for workflows: the three standard workflows (adapted to the demo's event names), a discount
 approval workflow, and 30 days of history built from the demo's own events (enrolments, holdouts, step logs,
-a few contacts waiting, pending approvals and one dead letter), so the workflow pages show realistic state.
+a few contacts waiting, pending approvals, approved ones with their owners' quote tasks (open, overdue, done) and
+one dead letter), so the workflow pages show realistic state.
 
 History rows are written directly (no emails are queued and no webhooks called). The demo's webhook endpoint
 is disabled: anything sent to it is recorded as blocked.
@@ -19,13 +20,14 @@ from sqlalchemy import Engine, insert, select
 from pitboard.kit.actor import SYSTEM
 from pitboard.kit.db import session_scope
 from pitboard.kit.time import ensure_utc
-from pitboard.models import Event, Segment
+from pitboard.models import Contact, Event, SalesUser, Segment
 from pitboard.models.workflows import (
     NotifyEndpoint,
     Workflow,
     WorkflowApproval,
     WorkflowEnrolment,
     WorkflowStepLog,
+    WorkflowTask,
 )
 from pitboard.notify import endpoints, signing
 from pitboard.segments import service as segments
@@ -40,7 +42,9 @@ DISCOUNT = {
     "steps": [
         {"id": "ask", "action": "approval", "title": "Discount for {{ contact.company_name | fallback('?') }}",
          "sla": "1d", "on_reject": "no"},
-        {"id": "yes", "action": "set_field", "field": "custom.discount", "value": "approved", "next": "done"},
+        {"id": "yes", "action": "set_field", "field": "custom.discount", "value": "approved"},
+        {"id": "quote", "action": "create_task", "assignee": "owner", "due_in": "2d",
+         "title": "Send {{ contact.company_name | fallback('the') }} quote with the approved discount", "next": "done"},
         {"id": "no", "action": "set_field", "field": "custom.discount", "value": "refused"},
         {"id": "done", "action": "exit"},
     ],
@@ -57,7 +61,13 @@ def _definition(name: str) -> dict[str, Any]:
 def generate_workflows(engine_: Engine, *, now: datetime, seed: int) -> dict[str, int]:
     now = ensure_utc(now)
     rng = random.Random(seed + 8)
-    counts = {"workflows": 0, "workflow_enrolments": 0, "workflow_step_logs": 0, "workflow_approvals": 0}
+    counts = {
+        "workflows": 0,
+        "workflow_enrolments": 0,
+        "workflow_step_logs": 0,
+        "workflow_approvals": 0,
+        "workflow_tasks": 0,
+    }
     with session_scope(engine_) as s:
         for key, name in (("trial-users", "Trial users"), ("event-registrants", "Event registrants")):
             if s.scalar(select(Segment.id).where(Segment.key == key)) is None:
@@ -121,7 +131,8 @@ def generate_workflows(engine_: Engine, *, now: datetime, seed: int) -> dict[str
                 counts["workflow_step_logs"] += len(logs)
         # Three discount requests waiting for a decision, one of them overdue.
         candidates = list(s.scalars(select(Event.contact_id).where(Event.name == "demo_requested",
-                                                                  Event.contact_id.is_not(None)).limit(3)))  # fmt: skip
+                                                                  Event.contact_id.is_not(None))
+                                  .order_by(Event.id).limit(3)))  # fmt: skip
         for i, contact_id in enumerate(candidates):
             created = now - timedelta(hours=6 + 20 * i)
             enrolment_id = s.scalar(insert(WorkflowEnrolment).returning(WorkflowEnrolment.id).values(
@@ -140,4 +151,40 @@ def generate_workflows(engine_: Engine, *, now: datetime, seed: int) -> dict[str
             counts["workflow_approvals"] += 1
             counts["workflow_enrolments"] += 1
             counts["workflow_step_logs"] += 1
+        # Five approved requests of contacts with an owner: the owner's quote task, three open (two overdue), two done.
+        approved = s.execute(
+            select(Contact.id, SalesUser.email, Contact.company_name).join(SalesUser, SalesUser.id == Contact.owner_id)
+            .join(Event, Event.contact_id == Contact.id).where(Event.name == "demo_requested")
+            .where(Contact.id.not_in(candidates) if candidates else Contact.id.is_not(None))
+            .group_by(Contact.id, SalesUser.email, Contact.company_name).order_by(Contact.id).limit(5)
+        ).all()  # fmt: skip
+        for i, (contact_id, owner_email, company) in enumerate(approved):
+            created = now - timedelta(days=1 + 2 * i, hours=rng.uniform(0, 8))
+            enrolment_id = s.scalar(insert(WorkflowEnrolment).returning(WorkflowEnrolment.id).values(
+                **{"workflow_id": discount.id, "contact_id": contact_id, "trigger_key": f"manual:demo:approved:{i}",
+                 "status": "exited", "holdout": False, "step_id": "done", "seq": 2, "workflow_version": 1,
+                 "state": {"trigger": {"type": "manual"}, "n": 4}, "enrolled_at": created - timedelta(hours=3),
+                 "finished_at": created}))  # fmt: skip
+            s.execute(insert(WorkflowApproval), [
+                {"enrolment_id": enrolment_id, "workflow_id": discount.id, "contact_id": contact_id, "step_id": "ask",
+                 "seq": 1, "title": f"Discount request #{len(candidates) + i + 1}", "approvers": None,
+                 "status": "approved", "decided_by": "admin@example.com", "decided_at": created,
+                 "due_at": created + timedelta(hours=21), "created_at": created - timedelta(hours=3)}])  # fmt: skip
+            s.execute(insert(WorkflowStepLog), [
+                {"enrolment_id": enrolment_id, "workflow_id": discount.id, "contact_id": contact_id, "seq": seq,
+                 "step_id": step, "action": action, "outcome": outcome, "detail": {}, "at": at}
+                for seq, step, action, outcome, at in (
+                    (1, "ask", "approval", "pending", created - timedelta(hours=3)),
+                    (2, "ask", "decision", "approved", created), (2, "yes", "set_field", "done", created),
+                    (2, "quote", "create_task", "done", created), (2, "done", "exit", "exited", created))
+            ])  # fmt: skip
+            s.execute(insert(WorkflowTask), [
+                {"enrolment_id": enrolment_id, "contact_id": contact_id, "assignee": owner_email,
+                 "title": f"Send {company or 'the'} quote with the approved discount",
+                 "due_at": created + timedelta(days=2), "status": "done" if i >= 3 else "open",
+                 "idempotency_key": f"wf:{enrolment_id}:3", "created_at": created}])  # fmt: skip
+            counts["workflow_approvals"] += 1
+            counts["workflow_enrolments"] += 1
+            counts["workflow_step_logs"] += 5
+            counts["workflow_tasks"] += 1
     return counts
