@@ -6,7 +6,8 @@ A full rescore that rewrites every row (a new model, or the daily decay of a hal
 its time writing. This loads one row per contact of the database (realistic rows: eight explanation entries,
 about 480 bytes of JSON) by COPY into scratch tables shaped like ``contact_scores`` with one feature taken
 away at a time: the foreign key to ``contacts``, ``jsonb`` (against ``json``, stored as text), the
-``(model_key, total)`` index, the ``(contact_id, model_key)`` unique key. The scratch table is dropped after
+``(model_key, total)`` index, the ``(contact_id, model_key)`` unique key; and rows without their explanation
+(what storing numbers only and rendering explanations on read would write). The scratch table is dropped after
 each load; ``contact_scores`` itself is not touched. PostgreSQL only: the question is its write path.
 """
 
@@ -42,6 +43,7 @@ VARIANTS = {
     "without the (model_key, total) index": {"index": ""},
     "without all three": {"fk": "", "json": "json", "index": ""},
     "bare: only the id key": {"fk": "", "json": "json", "index": "", "unique": ""},
+    "no explanation (numbers only), as the table is otherwise": {"drop_explanation": "yes"},
 }
 CRITERIA = ["Job title: VP or C-level", "Company size 200+", "Industry: software", "Country: target", "Has phone",
             "Account: enterprise", "Account: ARR", "Visited pricing", "Webinar attended", "Demo requested",
@@ -59,6 +61,9 @@ def explanations(n: int, rng: random.Random) -> list[str]:
 
 
 def load(conn: psycopg.Connection, shape: dict[str, str], rows: list[tuple[object, ...]]) -> float:
+    if shape.get("drop_explanation"):  # what a row costs without its rendered explanation (NULL instead)
+        rows = [(*row[:5], None, *row[6:]) for row in rows]
+        shape = {k: v for k, v in shape.items() if k != "drop_explanation"}
     with conn.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
         ddl = SHAPE.format(table=TABLE, **{**AS_TODAY, **shape})
