@@ -65,7 +65,7 @@ def workflow_list(request: Request, user: CurrentUser, session: SessionDep, noti
     counts = service.status_counts(session, [r.id for r in rows])
     pending = len(service.approvals(session, status="pending"))
     dead = len(service.dead_letters(session))
-    open_tasks = len(service.tasks(session, assignee=user.email))
+    open_tasks = service.count_tasks(session, assignee=user.email)
     context = {"nav": "workflows", "rows": rows, "counts": counts, "statuses": STATUSES, "notice": notice,
                "pending": pending, "dead": dead, "open_tasks": open_tasks,
                "project_file": service.project_file}  # fmt: skip

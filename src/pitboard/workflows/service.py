@@ -310,18 +310,26 @@ def tasks(
     session: Session, *, assignee: str | None = None, status: str | None = "open", limit: int = 500
 ) -> list[WorkflowTask]:
     """To-dos made by ``create_task`` steps: open ones by due date (undated last), others newest first."""
-    if status is not None and status not in TASK_STATUSES:
-        raise ValidationFailed(f"task status must be one of {', '.join(TASK_STATUSES)}, not {status!r}")
-    stmt = select(WorkflowTask)
+    stmt = _tasks_where(select(WorkflowTask), assignee, status)
     if status == "open":
         stmt = stmt.order_by(WorkflowTask.due_at.is_(None), WorkflowTask.due_at, WorkflowTask.id)
     else:
         stmt = stmt.order_by(WorkflowTask.id.desc())
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def count_tasks(session: Session, *, assignee: str | None = None, status: str | None = "open") -> int:
+    return int(session.scalar(_tasks_where(select(func.count()).select_from(WorkflowTask), assignee, status)) or 0)
+
+
+def _tasks_where(stmt: Any, assignee: str | None, status: str | None) -> Any:
+    if status is not None and status not in TASK_STATUSES:
+        raise ValidationFailed(f"task status must be one of {', '.join(TASK_STATUSES)}, not {status!r}")
     if status is not None:
         stmt = stmt.where(WorkflowTask.status == status)
     if assignee:
         stmt = stmt.where(func.lower(WorkflowTask.assignee) == assignee.strip().lower())
-    return list(session.scalars(stmt.limit(limit)))
+    return stmt
 
 
 def set_task_status(session: Session, task_id: int, status: str, *, actor: Actor) -> WorkflowTask:
