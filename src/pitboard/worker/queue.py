@@ -151,14 +151,7 @@ def run_claimed(engine: Engine, job: ClaimedJob, worker_id: str) -> str:
             raise LookupError(f"no handler registered for task {job.task!r}")
         with session_scope(engine) as session:
             handler(session, job.payload)
-            finished = session.execute(
-                update(Job)
-                .where(Job.id == job.id, Job.locked_by == worker_id, Job.status == "running")
-                .values(status="done", finished_at=utcnow(), locked_by=None, locked_at=None, last_error=None)
-            )
-            if finished.rowcount != 1:  # type: ignore[attr-defined]
-                # Our lock expired and another worker took the job: undo our effects, theirs count.
-                raise _LostLock(job.id)
+            _mark_done(session, [job.id], worker_id)
         log.info("job done", job_id=job.id, task=job.task, attempts=job.attempts)
         return "done"
     except _LostLock:
@@ -184,18 +177,24 @@ def run_claimed_together(engine: Engine, jobs: list[ClaimedJob], worker_id: str)
     try:
         with session_scope(engine) as session:
             TASKS[jobs[0].task](session, merged)
-            finished = session.execute(
-                update(Job)
-                .where(Job.id.in_(ids), Job.locked_by == worker_id, Job.status == "running")
-                .values(status="done", finished_at=utcnow(), locked_by=None, locked_at=None, last_error=None)
-            )
-            if finished.rowcount != len(ids):  # type: ignore[attr-defined]
-                raise _LostLock(ids[0])
+            _mark_done(session, ids, worker_id)
     except Exception as exc:
         log.info("merged jobs failed; running them one by one", task=jobs[0].task, jobs=len(ids), error=str(exc)[:300])
         return [run_claimed(engine, job, worker_id) for job in jobs]
     log.info("jobs done", job_ids=ids, task=jobs[0].task, merged=len(ids))
     return ["done"] * len(jobs)
+
+
+def _mark_done(session: Session, ids: list[int], worker_id: str) -> None:
+    """Mark the jobs done in the transaction of their effects, if this worker still holds every one of them."""
+    finished = session.execute(
+        update(Job)
+        .where(Job.id.in_(ids), Job.locked_by == worker_id, Job.status == "running")
+        .values(status="done", finished_at=utcnow(), locked_by=None, locked_at=None, last_error=None)
+    )
+    if finished.rowcount != len(ids):  # type: ignore[attr-defined]
+        # A lock expired and another worker took the job: undo our effects, theirs count.
+        raise _LostLock(ids[0])
 
 
 class _LostLock(Exception):

@@ -36,7 +36,7 @@ from pitboard.audit import service as audit
 from pitboard.conditions import Condition, evaluate, load_facts, load_field_registry
 from pitboard.contacts.changes import contacts_changed
 from pitboard.kit.actor import Actor
-from pitboard.kit.errors import ValidationFailed
+from pitboard.kit.errors import Conflict, NotFound, ValidationFailed
 from pitboard.kit.time import ensure_utc, utcnow
 from pitboard.logging import get_logger
 from pitboard.models import Contact, Event, Job, SalesUser
@@ -428,8 +428,6 @@ def replay(session: Session, enrolment_id: int, *, actor: Actor) -> WorkflowEnro
     actor.require("editor")
     row = _lock(session, WorkflowEnrolment, enrolment_id)
     if row is None:
-        from pitboard.kit.errors import NotFound
-
         raise NotFound(f"enrolment {enrolment_id} does not exist")
     if row.status != "dead":
         raise ValidationFailed(f"enrolment {enrolment_id} is {row.status}; only dead enrolments are replayed")
@@ -811,8 +809,6 @@ EXECUTORS: dict[str, Any] = {
 
 def decide(session: Session, approval_id: int, *, approve: bool, reason: str | None, actor: Actor) -> WorkflowApproval:
     """Approve or reject; the enrolment carries on (``on_reject`` or exit after a rejection)."""
-    from pitboard.kit.errors import Conflict, NotFound
-
     actor.require("editor")
     approval = _lock(session, WorkflowApproval, approval_id)
     if approval is None:
