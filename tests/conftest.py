@@ -25,6 +25,7 @@ from pitboard.kit import migrate
 from pitboard.kit.actor import SYSTEM
 from pitboard.kit.db import make_engine, session_factory, session_scope
 from pitboard.models import Base
+from pitboard.scoring.store import partitions
 from pitboard.settings import Settings
 
 PG_ADMIN_URL = os.environ.get("PITBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -84,6 +85,10 @@ def truncate_all(engine: Engine) -> None:
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            # Full rescores make a partition of contact_scores per model (scoring/store.py): start without.
+            for key, partition in partitions(conn).items():
+                if key is not None:
+                    conn.execute(text(f"DROP TABLE {partition}"))
         else:
             # Without AUTOINCREMENT, SQLite restarts rowids at 1 once a table is empty.
             for table in tables:

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from pitboard.conditions import load_field_registry
@@ -35,7 +35,7 @@ from pitboard.models import (
     ScoringModel,
 )
 from pitboard.privacy.export import export_person
-from pitboard.scoring import bulk, store
+from pitboard.scoring import bulk, codec, store
 from pitboard.scoring import engine as scoring
 from pitboard.scoring import privacy as _scoring_privacy  # noqa: F401  (registers the export section)
 from pitboard.scoring.calc import Renderer, compute
@@ -134,12 +134,14 @@ def model(session: Session, key: str) -> CompiledModel:
 
 
 def stored(session: Session, key: str) -> dict[int, tuple[float, list[Any]]]:
+    """Each stored row's total and explanation, rendered from its facts (as every reader renders it)."""
+    compiled_model = model(session, key)
     rows = session.execute(
-        select(ContactScore.contact_id, ContactScore.total, ContactScore.explanation).where(
-            ContactScore.model_key == key
-        )
-    )
-    return {int(cid): (float(total), list(explanation)) for cid, total, explanation in rows}
+        select(ContactScore.contact_id, ContactScore.total, ContactScore.facts).where(ContactScore.model_key == key)
+    ).all()
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    texts = Renderer(codec.decode(compiled_model, ids, [bytes(r[2]) for r in rows])).texts() if rows else []
+    return {int(cid): (float(total), orjson.loads(text)) for (cid, total, _), text in zip(rows, texts, strict=True)}
 
 
 def in_memory(session: Session, key: str, ids: list[int], now: datetime = NOW) -> dict[int, tuple[float, list[Any]]]:
@@ -319,6 +321,66 @@ def test_a_new_version_rewrites_every_row(engine: Engine, session: Session) -> N
     assert set(session.scalars(select(ContactScore.model_version))) == {2}
 
 
+def test_when_most_rows_change_they_are_all_replaced(
+    engine: Engine, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A half-life model a day later: every engaged contact's total moves, so the rows are loaded anew (on
+    PostgreSQL into a fresh partition swapped in for the model's old one) instead of updated one by one."""
+    monkeypatch.setattr(store, "REPLACE_MIN_ROWS", 0)
+    install(session)
+    ids = [add_contact(session, seniority="vp") for _ in range(4)]
+    for contact_id in ids[:3]:
+        add_event(session, contact_id, "demo_requested", NOW - timedelta(days=2))
+    session.commit()
+    first = rescore(engine, session, "default")
+    assert (first.written, first.replaced) == (4, True)
+    before = _partition(session)
+    again = rescore(engine, session, "default")
+    assert (again.written, again.replaced) == (0, False)
+    later = rescore(engine, session, "default", now=NOW + timedelta(days=1))
+    assert (later.scored, later.written, later.replaced) == (4, 4, True)  # 3 of 4 changed: all are written
+    assert stored(session, "default") == in_memory(session, "default", ids, now=NOW + timedelta(days=1))
+    if engine.dialect.name == "postgresql":
+        after = _partition(session)
+        assert before is not None
+        assert after not in (None, before)  # a new partition; the old one is gone
+        session.rollback()
+        names = set(session.scalars(text("SELECT tablename FROM pg_tables WHERE tablename LIKE 'contact_scores%'")))
+        assert before not in names
+        # The foreign key holds on the new partition: erasing a contact takes its row with it.
+        session.execute(delete(Contact).where(Contact.id == ids[0]))
+        session.commit()
+        assert ids[0] not in stored(session, "default")
+
+
+def _partition(session: Session) -> str | None:
+    session.rollback()
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return store.partitions(session.connection()).get("default")
+
+
+def test_rows_written_before_the_first_full_rescore_move_to_the_models_partition(
+    engine: Engine, session: Session
+) -> None:
+    install(session)
+    early = add_contact(session, seniority="vp")
+    session.commit()
+    with session_scope(engine) as s:
+        scoring.rescore_contacts(s, [early], now=NOW)  # no full rescore yet: the default partition takes it
+    later = add_contact(session, seniority="director")
+    session.commit()
+    first = rescore(engine, session, "default")
+    # PostgreSQL loads both rows into the model's new partition; SQLite writes the one that was missing.
+    assert (first.written, first.replaced) == ((2, True) if engine.dialect.name == "postgresql" else (1, False))
+    assert rescore(engine, session, "default").written == 0
+    assert set(stored(session, "default")) == {early, later}
+    if engine.dialect.name == "postgresql":
+        session.rollback()
+        assert session.scalar(text("SELECT count(*) FROM contact_scores_default WHERE model_key = 'default'")) == 0
+        assert session.scalar(text(f"SELECT count(*) FROM {_partition(session)}")) == 2
+
+
 # --- thresholds ----------------------------------------------------------------------------------
 
 
@@ -440,6 +502,41 @@ def test_explain_export_and_distribution(engine: Engine, session: Session) -> No
     assert [(t["criterion"], t["points"], t["contacts"]) for t in top] == [
         ("Senior", 15.0, 1), ("Demos", 10.0, 1), ("Pro plan", 7.5, 1)
     ]  # fmt: skip
+
+
+def test_a_stale_score_is_explained_with_the_version_it_was_computed_under(engine: Engine, session: Session) -> None:
+    install(session)
+    contact_id = add_contact(session, seniority="vp")
+    session.commit()
+    rescore(engine, session, "default")
+    install(
+        session, MODELS.replace("points: 15, condition: {field: seniority", "points: 16, condition: {field: seniority")
+    )
+    session.commit()
+    explanation = scoring.explain(session, contact_id, "default")  # the rescore to version 2 has not run
+    assert (explanation.stale, explanation.explained, explanation.model_version) == (True, True, 1)
+    assert explanation.entries[0]["points"] == 15.0
+    assert scoring.criterion_totals(session, "default") == []  # rows of version 1 wait for their rescore
+    rescore(engine, session, "default")
+    explanation = scoring.explain(session, contact_id, "default")
+    assert (explanation.stale, explanation.entries[0]["points"]) == (False, 16.0)
+
+
+def test_a_score_stored_without_facts_is_shown_unexplained_until_the_next_rescore(
+    engine: Engine, session: Session
+) -> None:
+    """Rows migrated from before facts were stored (migration 0011) keep their numbers."""
+    install(session)
+    contact_id = add_contact(session, seniority="vp")
+    session.commit()
+    rescore(engine, session, "default")
+    session.execute(update(ContactScore).values(facts=None, signature=None))
+    session.commit()
+    explanation = scoring.explain(session, contact_id, "default")
+    assert (explanation.total, explanation.explained, explanation.entries) == (15.0, False, [])
+    assert export_person(session, contact_id)["scores"][0]["explanation"] is None
+    assert rescore(engine, session, "default").written == 1
+    assert scoring.explain(session, contact_id, "default").explained
 
 
 def test_a_contact_erased_during_a_rescore_is_left_out(session: Session) -> None:

@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 from pitboard.kit.db import make_engine
 from pitboard.models import Base
+from pitboard.models.scoring import not_a_score_partition
 from pitboard.settings import get_settings
 
 config = context.config
@@ -20,6 +21,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=not_a_score_partition,
     )
     with context.begin_transaction():
         context.run_migrations()

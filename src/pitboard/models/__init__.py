@@ -30,7 +30,7 @@ from pitboard.models.pipeline import Opportunity
 from pitboard.models.platform import ROLES, ApiKey, AuditEntry, Job, User
 from pitboard.models.project import ProjectVersion
 from pitboard.models.sales import SalesUser
-from pitboard.models.scoring import ContactScore, ScoringModel
+from pitboard.models.scoring import ContactScore, ScoringModel, ScoringModelVersion
 from pitboard.models.segments import Segment, SegmentMembership
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "QuarantinedRecord",
     "SalesUser",
     "ScoringModel",
+    "ScoringModelVersion",
     "Segment",
     "SegmentMembership",
     "Source",

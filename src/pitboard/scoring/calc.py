@@ -101,13 +101,22 @@ class Scores:
 
 
 def compute(model: CompiledModel, facts: Facts) -> Scores:
-    n = len(facts.contact_ids)
+    engagement = np.zeros((len(facts.contact_ids), len(model.engagement)), dtype=np.int64, order="F")
+    for k, criterion in enumerate(model.engagement):
+        engagement[:, k] = decayed_units(criterion.points, facts.weight[:, k])
+    return combine(model, facts.contact_ids, facts.matched, engagement, facts.occurrences)
+
+
+def combine(model: CompiledModel, contact_ids: Ints, matched: Bools, engagement: Ints, occurrences: Ints) -> Scores:
+    """Scores from which fit criteria matched and each engagement criterion's decayed points (units) and
+    occurrences: the caps and sums. What a stored score's explanation is rendered from (see codec.py)."""
+    n = len(contact_ids)
     fit = model.fit
     points = np.zeros((n, len(model.criteria)), dtype=np.int64, order="F")  # column-major: worked per criterion
     for j, criterion in enumerate(fit):
-        points[facts.matched[:, j], j] = criterion.points
-    for k, criterion in enumerate(model.engagement):
-        points[:, len(fit) + k] = decayed_units(criterion.points, facts.weight[:, k])
+        points[matched[:, j], j] = criterion.points
+    if len(model.engagement):
+        points[:, len(fit) :] = engagement
     group_sum = np.zeros((n, len(model.groups)), dtype=np.int64, order="F")
     for criterion in model.criteria:
         group_sum[:, criterion.group] += points[:, criterion.index]
@@ -128,10 +137,10 @@ def compute(model: CompiledModel, facts: Facts) -> Scores:
     total_cut = _cut(fit_total + engagement_total, model.total_cap)
     return Scores(
         model=model,
-        contact_ids=facts.contact_ids,
+        contact_ids=contact_ids,
         points=points,
-        occurrences=facts.occurrences,
-        matched=facts.matched,
+        occurrences=occurrences,
+        matched=matched,
         group_cut=group_cut,
         group_sum=group_sum,
         fit_cut=fit_cut,

@@ -19,7 +19,7 @@ from pitboard.conditions import load_field_registry
 from pitboard.kit.actor import Actor
 from pitboard.lifecycle.definitions import current_spec
 from pitboard.lifecycle.schemas import LifecycleSpec, SpecInvalid, SpecIssue
-from pitboard.models import ScoringModel
+from pitboard.models import ScoringModel, ScoringModelVersion
 from pitboard.scoring.schemas import ScoringModelSpec, check_thresholds, validate_model
 
 RESCORE_MODEL = "scoring.rescore_model"
@@ -113,6 +113,7 @@ def apply_models(
             )  # fmt: skip
             session.add(row)
             session.flush()
+            _keep_version(session, row)
             rows[key] = row
             audit.record(session, actor=actor, action="create", entity_type="scoring_model", entity_id=row.id,
                          changes={"key": [None, key], "version": [None, 1]})  # fmt: skip
@@ -137,6 +138,8 @@ def _update(session: Session, row: ScoringModel, spec: ScoringModelSpec, actor: 
         changes["version"] = [row.version, row.version + 1]
         row.version += 1
         row.checksum = spec.checksum
+        row.definition = spec.definition()
+        _keep_version(session, row)
     for name in ("name", "description"):
         if getattr(row, name) != getattr(spec, name):
             changes[name] = [getattr(row, name), getattr(spec, name)]
@@ -144,3 +147,11 @@ def _update(session: Session, row: ScoringModel, spec: ScoringModelSpec, actor: 
     row.definition = spec.definition()
     audit.record(session, actor=actor, action="update", entity_type="scoring_model", entity_id=row.id,
                  changes=changes or {"definition": ["changed", "changed"]})  # fmt: skip
+
+
+def _keep_version(session: Session, row: ScoringModel) -> None:
+    """Keep the definition of each version: stored scores are explained with the one they were computed
+    under (scoring_model_versions)."""
+    if session.get(ScoringModelVersion, (row.key, row.version)) is None:
+        session.add(ScoringModelVersion(model_key=row.key, version=row.version, definition=row.definition,
+                                        checksum=row.checksum))  # fmt: skip

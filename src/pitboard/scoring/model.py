@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from pitboard.conditions import AnyCondition, Condition, FieldRegistry, PropertyFilter
 from pitboard.kit.time import ensure_utc
 from pitboard.lifecycle.definitions import registry_key
-from pitboard.models import ScoringModel
+from pitboard.lifecycle.schemas import SpecInvalid
+from pitboard.models import ScoringModel, ScoringModelVersion
 from pitboard.scoring.schemas import POINTS_SCALE, ScoringModelSpec, to_units, validate_model
 
 Kind = Literal["fit", "engagement"]
@@ -222,6 +223,31 @@ def compiled(row: ScoringModel, registry: FieldRegistry) -> CompiledModel:
     with _lock:
         if len(_cache) > 64:
             _cache.clear()
+        _cache[key] = model
+    return model
+
+
+def compiled_version(
+    session: Session, row: ScoringModel, version: int, registry: FieldRegistry
+) -> CompiledModel | None:
+    """The model as it was at ``version``: what a stored score of that version is explained with. None when
+    that definition is not kept (scores written before versions were) or no longer valid (it names a custom
+    field deleted since)."""
+    if version == row.version:
+        return compiled(row, registry)
+    kept = session.get(ScoringModelVersion, (row.key, version))
+    if kept is None:
+        return None
+    key = (row.key, version, kept.checksum, registry_key(registry))
+    with _lock:
+        found = _cache.get(key)
+    if found is not None:
+        return found
+    try:
+        model = compile_model(validate_model(kept.definition, registry), version=version)
+    except SpecInvalid:
+        return None
+    with _lock:
         _cache[key] = model
     return model
 
