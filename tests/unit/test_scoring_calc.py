@@ -249,5 +249,11 @@ def test_a_change_in_any_one_value_changes_the_signature(row: int, column: int, 
     model = _model()
     scores = compute(model, _signature_facts(model))
     before = signatures(scores)
-    scores.points[row, column] += delta
+    scores.points[row, len(model.fit) + column] += delta  # an engagement criterion's points
+    assert signatures(scores)[row] != before[row]
+    scores = compute(model, _signature_facts(model))
+    scores.occurrences[row, column] += delta
+    assert signatures(scores)[row] != before[row]
+    scores = compute(model, _signature_facts(model))
+    scores.matched[row, column] = not scores.matched[row, column]
     assert signatures(scores)[row] != before[row]

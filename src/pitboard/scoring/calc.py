@@ -163,7 +163,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 def signatures(scores: Scores, rows: Ints | None = None) -> Ints:
     """A 64-bit fingerprint per contact of everything its explanation is made of (which fit criteria matched,
-    every criterion's points and occurrences, every cut), so a bulk rescore finds the rows that changed by
+    each engagement criterion's points and occurrences), so a bulk rescore finds the rows that changed by
     comparing integers instead of building and comparing a million JSON texts. Never 0 (0 stands for "not
     known" in the table).
 
@@ -172,13 +172,10 @@ def signatures(scores: Scores, rows: Ints | None = None) -> Ints:
     about 2^-64.
     """
     rows = np.arange(len(scores.contact_ids), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
-    columns = [
-        scores.matched[rows].astype(np.int64),
-        scores.points[rows],
-        scores.occurrences[rows],
-        scores.group_cut[rows],
-        np.stack([scores.fit_cut[rows], scores.engagement_cut[rows], scores.total_cut[rows]], axis=1),
-    ]
+    # The facts (codec.py): everything else in an explanation (fit points, caps, cuts) follows from them and
+    # the model version, which seeds the hash.
+    n_fit = len(scores.model.fit)
+    columns = [scores.matched[rows].astype(np.int64), scores.points[rows, n_fit:], scores.occurrences[rows]]
     position = np.uint64(0)
     with np.errstate(over="ignore"):  # multiplication modulo 2^64 is the point
         h = np.full(len(rows), np.uint64(scores.model.version) * _GOLDEN, dtype=np.uint64)

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Engine, Select, func, select
+from sqlalchemy.exc import CompileError
 from sqlalchemy.orm import Session
 
 Ints = npt.NDArray[np.int64]
@@ -104,7 +105,7 @@ def read_all(session: Session, statements: Sequence[AnySelect], *, parallel: boo
     if not parallel:
         conn = session.connection()
         with _bulk_settings(conn):
-            return [_array(_fetch(conn.execute(stmt)), stmt) for stmt in statements]
+            return [_run(conn, stmt) for stmt in statements]
     if engine.dialect.name == "sqlite":
         return _sqlite_processes(engine, statements)
     return _threads(engine, statements)
@@ -131,12 +132,47 @@ def _bulk_settings(conn: Connection) -> Iterator[None]:
             conn.exec_driver_sql(f"SELECT set_config('{name}', '{old}', true)")
 
 
+def _run(conn: Connection, stmt: AnySelect) -> Ints:
+    if conn.dialect.name == "postgresql":
+        try:
+            sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        except (CompileError, NotImplementedError):  # a value without a literal form: bind it as usual
+            sql = None
+        if sql is not None:
+            return copy_ints(conn, sql, len(stmt.selected_columns))
+    return _array(_fetch(conn.execute(stmt)), stmt)
+
+
+_COPY_HEADER_BYTES = 19  # signature, flags, header extension length (0)
+
+
+def copy_ints(conn: Connection, sql: str, width: int) -> Ints:
+    """PostgreSQL: the rows of ``sql`` (``width`` integer columns) as an int64 array, by a binary COPY of the
+    query parsed in one NumPy call. Fetching rows as Python tuples took longer than the server's aggregate
+    (3.7 million result rows at a million contacts)."""
+    columns = ", ".join(f"CAST(coalesce(c{i}, 0) AS BIGINT)" for i in range(width))
+    labels = ", ".join(f"c{i}" for i in range(width))
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY (SELECT {columns} FROM ({sql}) AS q ({labels})) TO STDOUT (FORMAT BINARY)") as copy:
+        data = b"".join(bytes(block) for block in copy)
+    cursor.close()
+    body = memoryview(data)[_COPY_HEADER_BYTES:-2]  # the trailer is a field count of -1
+    row = np.dtype([("n", ">i2")] + [item for i in range(width) for item in ((f"l{i}", ">i4"), (f"v{i}", ">i8"))])
+    if not len(body):
+        return np.zeros((0, width), dtype=np.int64)
+    rows = np.frombuffer(body, dtype=row)
+    out = np.empty((len(rows), width), dtype=np.int64)
+    for i in range(width):
+        out[:, i] = rows[f"v{i}"]
+    return out
+
+
 def _threads(engine: Engine, statements: Sequence[AnySelect]) -> list[Ints]:
     def run(stmt: AnySelect) -> Ints:
         with engine.connect() as conn, _bulk_settings(conn):
-            rows = _fetch(conn.execute(stmt))
+            array = _run(conn, stmt)
             conn.rollback()
-        return _array(rows, stmt)
+        return array
 
     with ThreadPoolExecutor(max_workers=min(parallelism(), len(statements))) as pool:
         return list(pool.map(run, statements))

@@ -43,6 +43,7 @@ from pitboard.models import ContactScore
 from pitboard.models.scoring import SCORE_PARTITION_PREFIX
 from pitboard.scoring import codec
 from pitboard.scoring.calc import Ints, Scores, signatures
+from pitboard.scoring.reading import copy_ints
 from pitboard.scoring.schemas import POINTS_SCALE
 
 STAGE_TABLE = "scoring_stage"
@@ -207,19 +208,16 @@ def _stored_signatures(conn: Connection, key: str, version: int) -> Ints:
     """(contact id, signature, total in units) of the model's rows, sorted by contact id. A row of another
     version, or one without facts (written before they were stored), reads as signature 0: it differs from
     any computed one."""
-    result = conn.execute(
-        text(
-            "SELECT contact_id, CASE WHEN model_version = :version AND facts IS NOT NULL "
-            "THEN coalesce(signature, 0) ELSE 0 END, "
-            f"CAST(round(total * {POINTS_SCALE}) AS BIGINT) FROM contact_scores WHERE model_key = :key"
-        ),
-        {"key": key, "version": version},
+    sql = (
+        f"SELECT contact_id, CASE WHEN model_version = {int(version)} AND facts IS NOT NULL "
+        "THEN coalesce(signature, 0) ELSE 0 END, "
+        f"CAST(round(total * {POINTS_SCALE}) AS BIGINT) FROM contact_scores WHERE model_key = {_literal(key)}"
     )
-    raw = result.cursor.fetchall() if result.cursor is not None else []
-    result.close()
-    if not raw:
-        return np.zeros((0, 3), dtype=np.int64)
-    stored = np.asarray(raw, dtype=np.int64).reshape(len(raw), 3)
+    if conn.dialect.name == "postgresql":
+        stored = copy_ints(conn, sql, 3)
+    else:
+        raw = conn.exec_driver_sql(sql).fetchall()
+        stored = np.asarray(raw, dtype=np.int64).reshape(len(raw), 3)
     return stored[np.argsort(stored[:, 0], kind="stable")]
 
 
