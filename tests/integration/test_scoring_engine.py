@@ -360,10 +360,13 @@ def _partition(session: Session) -> str | None:
     return store.partitions(session.connection()).get("default")
 
 
-def test_rows_written_before_the_first_full_rescore_move_to_the_models_partition(
-    engine: Engine, session: Session
-) -> None:
+def test_a_models_rows_in_the_default_partition_move_to_its_own(engine: Engine, session: Session) -> None:
+    """apply_models gives each new model its partition; rows of a model without one (upgraded from before
+    0011 by hand, say) wait in the default partition until the model's next full rescore moves them."""
     install(session)
+    if engine.dialect.name == "postgresql":
+        session.execute(text(f"DROP TABLE {_partition(session)}"))
+        session.commit()
     early = add_contact(session, seniority="vp")
     session.commit()
     with session_scope(engine) as s:

@@ -21,6 +21,7 @@ from pitboard.lifecycle.definitions import current_spec
 from pitboard.lifecycle.schemas import LifecycleSpec, SpecInvalid, SpecIssue
 from pitboard.models import ScoringModel, ScoringModelVersion
 from pitboard.scoring.schemas import ScoringModelSpec, check_thresholds, validate_model
+from pitboard.scoring.store import create_partition
 
 RESCORE_MODEL = "scoring.rescore_model"
 RESCORE_ALL = "scoring.rescore_all"
@@ -114,6 +115,7 @@ def apply_models(
             session.add(row)
             session.flush()
             _keep_version(session, row)
+            create_partition(session.connection(), key, row.id)
             rows[key] = row
             audit.record(session, actor=actor, action="create", entity_type="scoring_model", entity_id=row.id,
                          changes={"key": [None, key], "version": [None, 1]})  # fmt: skip

@@ -370,6 +370,22 @@ def partitions(conn: Connection) -> dict[str | None, str]:
     return out
 
 
+def partition_name(model_id: int, taken: set[str]) -> str:
+    return next(name for i in range(len(taken) + 1)
+                if (name := f"{SCORE_PARTITION_PREFIX}m{model_id}_{i}") not in taken)  # fmt: skip
+
+
+def create_partition(conn: Connection, key: str, model_id: int) -> None:
+    """PostgreSQL: give a new model its partition of ``contact_scores`` (``apply_models`` does), so its rows
+    never pass through the default one."""
+    if conn.dialect.name != "postgresql":
+        return
+    found = partitions(conn)
+    if key not in found:
+        name = partition_name(model_id, set(found.values()))
+        conn.exec_driver_sql(f"CREATE TABLE {name} PARTITION OF contact_scores FOR VALUES IN ({_literal(key)})")
+
+
 def _swap_partition(conn: Connection, key: str, version: int, batch: Batch, now: datetime) -> int:
     """Load the model's rows into a fresh table, give it its key and swap it in as the model's partition.
 
@@ -381,9 +397,7 @@ def _swap_partition(conn: Connection, key: str, version: int, batch: Batch, now:
     model_id = conn.execute(text("SELECT id FROM scoring_models WHERE key = :key"), {"key": key}).scalar()
     found = partitions(conn)
     old = found.get(key)
-    taken = set(found.values())
-    new = next(name for i in range(len(taken) + 1)
-               if (name := f"{SCORE_PARTITION_PREFIX}m{model_id}_{i}") not in taken)  # fmt: skip
+    new = partition_name(int(model_id), set(found.values()))
     conn.exec_driver_sql(
         f"CREATE TABLE {new} (LIKE contact_scores INCLUDING DEFAULTS, CHECK (model_key = {_literal(key)}))"
     )

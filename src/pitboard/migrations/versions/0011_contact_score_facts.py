@@ -6,8 +6,8 @@ Create Date: 2026-11-24 23:00:00
 
 ``contact_scores`` stores each score's facts (``scoring.codec``, about 30 bytes) instead of its rendered JSON
 explanation (about 480), drops its surrogate ``id`` for the (contact_id, model_key) key and the unused
-(model_key, total) index. On PostgreSQL it becomes a table partitioned by ``model_key`` with a default
-partition, so a full rescore can swap a model's rows in as one fresh table. ``scoring_model_versions`` keeps
+(model_key, total) index. On PostgreSQL it becomes a table partitioned by ``model_key``, a partition per model
+and a default one, so a full rescore can swap a model's rows in as one fresh table. ``scoring_model_versions`` keeps
 every applied definition, filled here with the current ones.
 
 Existing rows keep their numbers and get ``facts`` NULL and no signature: each model's next full rescore
@@ -98,6 +98,12 @@ def upgrade() -> None:
     if postgres:
         op.create_table("contact_scores", *_new_columns(), postgresql_partition_by="LIST (model_key)")
         op.execute("CREATE TABLE contact_scores_default PARTITION OF contact_scores DEFAULT")
+        # A partition per existing model (named as scoring/store.py names them), so their rows skip the default.
+        for model_id, key in op.get_bind().execute(sa.text("SELECT id, key FROM scoring_models ORDER BY id")):
+            literal = "'" + str(key).replace("'", "''") + "'"
+            op.execute(
+                f"CREATE TABLE contact_scores_m{int(model_id)}_0 PARTITION OF contact_scores FOR VALUES IN ({literal})"
+            )
     else:
         op.create_table("contact_scores", *_new_columns(), sqlite_with_rowid=False)
     op.execute(f"INSERT INTO contact_scores ({NUMBERS}) SELECT {NUMBERS} FROM contact_scores_0010")
