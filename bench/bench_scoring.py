@@ -153,6 +153,11 @@ def full_rescores(engine: Engine, specs: dict[str, ScoringModelSpec], report: Re
         with session_scope(engine) as session:
             result = scoring.rescore_model(session, KEY, now=at)
         report.add(Measurement(label, result.seconds, rows=result.scored, note=_breakdown(result)))
+    with session_scope(engine) as session:
+        size = session.scalar(
+            text("SELECT avg(length(facts)) FROM contact_scores WHERE model_key = :key"), {"key": KEY}
+        )
+    report.facts["stored facts"] = f"{float(size or 0):.1f} bytes per row on average"
     # A model new to the database with an mql threshold: every contact over it moves; rolled back.
     with session_scope(engine) as session:
         _add_model(session, specs["thresholds"], active=False)

@@ -164,15 +164,16 @@ def _write_bulk(conn: Connection, scores: Scores, *, now: datetime) -> Written:
     changed = ~(found & (old_sig == sigs))
     gone = stored_ids[~np.isin(stored_ids, ids, assume_unique=True)]
     n_changed = int(changed.sum())
-    replace = (
-        n_changed >= max(REPLACE_MIN_ROWS, REPLACE_SHARE * len(present))
-        or not (found & (old_sig != 0)).any()  # no row of this version: a new model or version
-        # PostgreSQL: the model's rows are still in the default partition (written by incremental rescores
-        # before its first full one, or migrated): move them to a partition of the model's own.
-        or (conn.dialect.name == "postgresql" and model.key not in partitions(conn))
+    # PostgreSQL: a model without a partition of its own (made outside apply_models) has its rows in the
+    # default partition: its first full rescore moves them into one.
+    move = conn.dialect.name == "postgresql" and model.key not in partitions(conn)
+    replace = move or (
+        (n_changed > 0 or len(gone) > 0)
+        and (
+            n_changed >= max(REPLACE_MIN_ROWS, REPLACE_SHARE * len(present))
+            or not (found & (old_sig != 0)).any()  # no row of this version: a new model or version
+        )
     )
-    if replace and n_changed == 0 and not len(gone):
-        replace = False  # nothing to write at all
     positions = present if replace else present[changed]
     batch = Batch.of(scores, positions, sigs if replace else sigs[changed])
     before = old_total if replace else old_total[changed]
