@@ -37,6 +37,7 @@ from sqlalchemy import (
     column,
     func,
     literal,
+    literal_column,
     select,
     values,
 )
@@ -153,6 +154,16 @@ def _weights(model: CompiledModel, dialect: str, today: date) -> FromClause:
     )
 
 
+def _weight_lookup(model: CompiledModel, occurred_at: ColumnElement[Any], today: date) -> ColumnElement[Any]:
+    """PostgreSQL: an occurrence's weight looked up in an array constant by its age. A join with a table of
+    weights (as on SQLite) made the planner hash-aggregate two million (name, contact) groups (3.8 s at a
+    million contacts); without it the groups stream out of the (name, contact_id, occurred_at) index in
+    order (2.2 s). Ages past the table read NULL, which sum() skips; the WHERE clause keeps them out anyway."""
+    table = ",".join(str(w) for w in model.decay.table)
+    weights = literal_column(f"(ARRAY[{table}]::bigint[])", type_=ARRAY(BigInteger))
+    return weights[_day_key("postgresql", occurred_at, today) + 1]
+
+
 def engagement_statements(
     model: CompiledModel,
     criteria: Sequence[Criterion],
@@ -173,7 +184,14 @@ def engagement_statements(
     since = model.decay.since(now)
     compiler = _Compiler(ctx)
     events = _EVENTS
-    weights = _weights(model, ctx.dialect, today) if model.decay.kind == "half_life" else None
+    weight: ColumnElement[Any] | None = None
+    source: FromClause = events
+    if model.decay.kind == "half_life" and ctx.dialect == "postgresql":
+        weight = _weight_lookup(model, events.c.occurred_at, today)
+    elif model.decay.kind == "half_life":
+        weights = _weights(model, ctx.dialect, today)
+        source = events.join(weights, weights.c.day == _day_key(ctx.dialect, events.c.occurred_at, today))
+        weight = weights.c.w
     names = plain_names(criteria) if not filtered else sorted({c.event for c in criteria if c.event is not None})
     columns: list[ColumnElement[Any]] = [events.c.contact_id]
     group_by: list[ColumnElement[Any]] = [events.c.contact_id]
@@ -184,12 +202,12 @@ def engagement_statements(
                 *[compiler.property_predicate(events.c.properties, item) for item in criterion.where],
             )
             columns.append(func.count(case((match, 1))))
-            if weights is not None:
-                columns.append(func.coalesce(func.sum(case((match, weights.c.w))), 0))
+            if weight is not None:
+                columns.append(func.coalesce(func.sum(case((match, weight))), 0))
     else:
         columns += [case({name: i for i, name in enumerate(names)}, value=events.c.name), func.count()]
-        if weights is not None:
-            columns.append(func.sum(weights.c.w))
+        if weight is not None:
+            columns.append(func.sum(weight))
         # Grouped by name, then contact: the order of ix_events_name_contact_occurred, which holds only the
         # scored names' entries (``+occurred_at`` on SQLite keeps the non-covering (name, occurred_at) index out).
         group_by = [events.c.name, events.c.contact_id]
@@ -198,9 +216,6 @@ def engagement_statements(
     where: list[ColumnElement[bool]] = [name.in_(names), occurred_at <= literal(now, UTCDateTime())]
     if since is not None:
         where.append(occurred_at >= literal(since, UTCDateTime()))
-    source: FromClause = events
-    if weights is not None:
-        source = events.join(weights, weights.c.day == _day_key(ctx.dialect, events.c.occurred_at, today))
     return [
         select(*columns).select_from(source).where(events.c.contact_id.between(low, high), *where).group_by(*group_by)
         for low, high in ranges

@@ -217,7 +217,10 @@ def _stored_signatures(conn: Connection, key: str, version: int) -> Ints:
     if conn.dialect.name == "postgresql":
         stored = copy_ints(conn, sql, 3)
     else:
-        raw = conn.exec_driver_sql(sql).fetchall()
+        result = conn.exec_driver_sql(sql)
+        # Plain tuples from the driver: NumPy turns a million Row objects into an array 20 times slower.
+        raw = result.cursor.fetchall() if result.cursor is not None else []
+        result.close()
         stored = np.asarray(raw, dtype=np.int64).reshape(len(raw), 3)
     return stored[np.argsort(stored[:, 0], kind="stable")]
 
@@ -395,7 +398,7 @@ def _swap_partition(conn: Connection, key: str, version: int, batch: Batch, now:
     ``contacts`` against writes while rows of contacts erased meanwhile are dropped and ATTACH checks the
     foreign key. The old partition (or the model's rows in the default one) goes in the same transaction.
     """
-    model_id = conn.execute(text("SELECT id FROM scoring_models WHERE key = :key"), {"key": key}).scalar()
+    model_id = conn.execute(text("SELECT id FROM scoring_models WHERE key = :key"), {"key": key}).scalar_one()
     found = partitions(conn)
     old = found.get(key)
     new = partition_name(int(model_id), set(found.values()))
