@@ -226,13 +226,11 @@ def plain_names(criteria: Sequence[Criterion]) -> list[str]:
     return sorted({c.event for c in criteria if c.event is not None})
 
 
-def _top_recent(
-    session: Session, model: CompiledModel, criterion: Criterion, over: Ints, ctx: CompileContext,
-    parallel: bool | None,
-) -> Ints:  # fmt: skip
-    """The weight of the ``max_occurrences`` most recent occurrences, for the contacts ``over`` (ascending)
-    that have more: occurrences per contact and age in days, youngest counted first."""
-    assert criterion.max_occurrences is not None
+def _top_recent_statements(
+    model: CompiledModel, criterion: Criterion, over: Ints, ctx: CompileContext, parallel: bool | None
+) -> list[Select[Any]]:
+    """Occurrences per contact and age in days of ``criterion``, for the contacts ``over`` (ascending) that
+    have more than ``max_occurrences``."""
     now = ensure_utc(ctx.now)
     today = now.date()
     since = model.decay.since(now)
@@ -251,14 +249,19 @@ def _top_recent(
     if since is not None:
         where.append(events.c.occurred_at >= literal(since, UTCDateTime()))
     parts = np.array_split(over, parallelism()) if parallel else [over]
-    statements = [
+    return [
         select(events.c.contact_id, age, func.count())
         .where(_one_of(events.c.contact_id, part, ctx.dialect), *where)
         .group_by(events.c.contact_id, age)
         for part in parts
         if len(part)
     ]
-    data = np.concatenate(read_all(session, statements, parallel=parallel))
+
+
+def _top_recent_weights(model: CompiledModel, criterion: Criterion, over: Ints, data: Ints) -> Ints:
+    """The weight of the ``max_occurrences`` most recent occurrences of each contact in ``over``, from
+    (contact, age, occurrences) rows: youngest counted first."""
+    assert criterion.max_occurrences is not None
     result = np.zeros(len(over), dtype=np.int64)
     if not len(data):
         return result
@@ -377,6 +380,10 @@ def _union(*parts: Ints) -> tuple[Ints, Callable[[Ints], Ints]]:
 def _apply_max_occurrences(
     session: Session, model: CompiledModel, facts: Facts, ctx: CompileContext, note: Progress, parallel: bool | None
 ) -> None:
+    """Contacts with more occurrences than a criterion's ``max_occurrences`` count only the most recent ones
+    (half-life decay: they weigh the most). Every criterion's follow-up runs in one parallel read."""
+    pending: list[tuple[int, Criterion, Ints, int]] = []  # column, criterion, rows, statements
+    statements: list[Select[Any]] = []
     for col, criterion in enumerate(model.engagement):
         if criterion.max_occurrences is None:
             continue
@@ -387,6 +394,16 @@ def _apply_max_occurrences(
             # Every counted occurrence weighs the same: the most recent max_occurrences weigh that many.
             facts.weight[over, col] = criterion.max_occurrences * WEIGHT_SCALE
             continue
-        note(f"most recent occurrences of {criterion.name}")
         rows = np.flatnonzero(over)
-        facts.weight[rows, col] = _top_recent(session, model, criterion, facts.contact_ids[rows], ctx, parallel)
+        found = _top_recent_statements(model, criterion, facts.contact_ids[rows], ctx, parallel)
+        pending.append((col, criterion, rows, len(found)))
+        statements += found
+    if not statements:
+        return
+    note("most recent occurrences of " + ", ".join(criterion.name for _col, criterion, _rows, _n in pending))
+    arrays = read_all(session, statements, parallel=parallel)
+    at = 0
+    for col, criterion, rows, count in pending:
+        data = np.concatenate(arrays[at : at + count])
+        at += count
+        facts.weight[rows, col] = _top_recent_weights(model, criterion, facts.contact_ids[rows], data)

@@ -189,7 +189,7 @@ def _write_bulk(conn: Connection, scores: Scores, *, now: datetime) -> Written:
         out.crossings = list(zip(batch.ids[rose].tolist(), before[rose].tolist(), batch.total_units[rose].tolist(),
                                  strict=True))  # fmt: skip
     if replace:
-        out.written = _replace(conn, model.key, model.version, batch, now, stored=len(stored_ids) > 0)
+        out.written = _replace(conn, model.key, model.version, batch, now, stored=len(stored_ids) > 0, clock=clock)
     elif conn.dialect.name == "postgresql":
         out.written = _upsert_postgresql(conn, model.key, model.version, batch, now)
         if len(gone):
@@ -242,10 +242,12 @@ def _sqlite_time(at: datetime) -> str:
     return ensure_utc(at).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _replace(conn: Connection, key: str, version: int, batch: Batch, now: datetime, *, stored: bool) -> int:
+def _replace(
+    conn: Connection, key: str, version: int, batch: Batch, now: datetime, *, stored: bool, clock: _Timer
+) -> int:
     """Every row of the model anew; returns how many were written (contacts erased meanwhile are left out)."""
     if conn.dialect.name == "postgresql":
-        return _swap_partition(conn, key, version, batch, now)
+        return _swap_partition(conn, key, version, batch, now, clock)
     if stored:
         conn.execute(text("DELETE FROM contact_scores WHERE model_key = :key"), {"key": key})
     return _insert_sqlite(conn, key, version, batch, now)
@@ -390,13 +392,14 @@ def create_partition(conn: Connection, key: str, model_id: int) -> None:
         conn.exec_driver_sql(f"CREATE TABLE {name} PARTITION OF contact_scores FOR VALUES IN ({_literal(key)})")
 
 
-def _swap_partition(conn: Connection, key: str, version: int, batch: Batch, now: datetime) -> int:
+def _swap_partition(conn: Connection, key: str, version: int, batch: Batch, now: datetime, clock: _Timer) -> int:
     """Load the model's rows into a fresh table, give it its key and swap it in as the model's partition.
 
     The table is loaded before it has any index, key or foreign key, then gets its primary key in one sort.
-    Locks, in this order: ``contact_scores`` exclusively (readers wait for the swap, a few hundred ms), then
-    ``contacts`` against writes while rows of contacts erased meanwhile are dropped and ATTACH checks the
-    foreign key. The old partition (or the model's rows in the default one) goes in the same transaction.
+    Locks, in this order: ``contact_scores`` exclusively (readers wait for the swap, about a second at a
+    million rows), then ``contacts`` against writes while the foreign key is checked (rows of contacts erased
+    meanwhile are dropped). The old partition (or the model's rows in the default one) goes in the same
+    transaction.
     """
     model_id = conn.execute(text("SELECT id FROM scoring_models WHERE key = :key"), {"key": key}).scalar_one()
     found = partitions(conn)
@@ -406,12 +409,27 @@ def _swap_partition(conn: Connection, key: str, version: int, batch: Batch, now:
         f"CREATE TABLE {new} (LIKE contact_scores INCLUDING DEFAULTS, CHECK (model_key = {_literal(key)}))"
     )
     _copy_binary(conn, new, _score_columns(key, version, batch, now), len(batch))
+    clock.lap("copy")
     conn.exec_driver_sql(f"ALTER TABLE {new} ADD PRIMARY KEY (contact_id, model_key)")
+    clock.lap("key")
     conn.exec_driver_sql("LOCK TABLE contact_scores IN ACCESS EXCLUSIVE MODE")
     conn.exec_driver_sql("LOCK TABLE contacts IN SHARE ROW EXCLUSIVE MODE")
-    erased = conn.exec_driver_sql(
-        f"DELETE FROM {new} s WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = s.contact_id)"
-    ).rowcount
+    # The foreign key, checked in one join; ATTACH takes it over as the partition's copy of the parent's. A
+    # contact erased since the scores were read fails the check: then drop such rows and check again.
+    add_key = (
+        f"ALTER TABLE {new} ADD CONSTRAINT {new}_contact_fkey FOREIGN KEY (contact_id) REFERENCES contacts (id) "
+        "ON DELETE CASCADE"
+    )
+    erased = 0
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql(add_key)
+    except IntegrityError:
+        erased = conn.exec_driver_sql(
+            f"DELETE FROM {new} s WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = s.contact_id)"
+        ).rowcount
+        conn.exec_driver_sql(add_key)
+    clock.lap("foreign key")
     if None in found:
         conn.execute(text(f"DELETE FROM {found[None]} WHERE model_key = :key"), {"key": key})
     if old is not None:
