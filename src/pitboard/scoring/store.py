@@ -22,11 +22,13 @@ engine.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -48,7 +50,6 @@ from pitboard.scoring.schemas import POINTS_SCALE
 
 STAGE_TABLE = "scoring_stage"
 DEFAULT_PARTITION = "contact_scores_default"
-_BATCH = 20_000
 _COPY_ROWS = 100_000  # rows per COPY message
 # A bulk write that would change at least this many rows, and this share of the model's rows, replaces them
 # all instead: at a million rows, updating 914,000 in place took 19 s on PostgreSQL and 6 s on SQLite.
@@ -189,7 +190,8 @@ def _write_bulk(conn: Connection, scores: Scores, *, now: datetime) -> Written:
         out.crossings = list(zip(batch.ids[rose].tolist(), before[rose].tolist(), batch.total_units[rose].tolist(),
                                  strict=True))  # fmt: skip
     if replace:
-        out.written = _replace(conn, model.key, model.version, batch, now, stored=len(stored_ids) > 0, clock=clock)
+        out.written = _replace(conn, model.key, model.version, batch, now, stored=len(stored_ids) > 0, gone=gone,
+                               clock=clock)  # fmt: skip
     elif conn.dialect.name == "postgresql":
         out.written = _upsert_postgresql(conn, model.key, model.version, batch, now)
         if len(gone):
@@ -210,18 +212,16 @@ def _stored_signatures(conn: Connection, key: str, version: int) -> Ints:
     version, or one without facts (written before they were stored), reads as signature 0: it differs from
     any computed one."""
     sql = (
-        f"SELECT contact_id, CASE WHEN model_version = {int(version)} AND facts IS NOT NULL "
-        "THEN coalesce(signature, 0) ELSE 0 END, "
-        f"CAST(round(total * {POINTS_SCALE}) AS BIGINT) FROM contact_scores WHERE model_key = {_literal(key)}"
+        f"SELECT contact_id AS c0, CASE WHEN model_version = {int(version)} AND facts IS NOT NULL "
+        "THEN coalesce(signature, 0) ELSE 0 END AS c1, "
+        f"CAST(round(total * {POINTS_SCALE}) AS BIGINT) AS c2 FROM contact_scores WHERE model_key = {_literal(key)}"
     )
     if conn.dialect.name == "postgresql":
         stored = copy_ints(conn, sql, 3)
     else:
-        result = conn.exec_driver_sql(sql)
-        # Plain tuples from the driver: NumPy turns a million Row objects into an array 20 times slower.
-        raw = result.cursor.fetchall() if result.cursor is not None else []
-        result.close()
-        stored = np.asarray(raw, dtype=np.int64).reshape(len(raw), 3)
+        # One text of all values, parsed by NumPy in C: 0.6 s a million rows, against 1.0 s as tuples.
+        text_ = conn.exec_driver_sql(f"SELECT group_concat(c0 || ',' || c1 || ',' || c2, ',') FROM ({sql})").scalar()
+        stored = np.fromstring(text_ or "", dtype=np.int64, sep=",").reshape(-1, 3)
     return stored[np.argsort(stored[:, 0], kind="stable")]
 
 
@@ -243,33 +243,46 @@ def _sqlite_time(at: datetime) -> str:
 
 
 def _replace(
-    conn: Connection, key: str, version: int, batch: Batch, now: datetime, *, stored: bool, clock: _Timer
+    conn: Connection, key: str, version: int, batch: Batch, now: datetime, *, stored: bool, gone: Ints, clock: _Timer
 ) -> int:
     """Every row of the model anew; returns how many were written (contacts erased meanwhile are left out)."""
     if conn.dialect.name == "postgresql":
         return _swap_partition(conn, key, version, batch, now, clock)
-    if stored:
-        conn.execute(text("DELETE FROM contact_scores WHERE model_key = :key"), {"key": key})
-    return _insert_sqlite(conn, key, version, batch, now)
+    # SQLite: rows are keyed by contact, then model, so each is written where it is, in key order. Updating
+    # in place skips the pass that deleting the model's rows first took (0.7 s a million rows).
+    if len(gone):
+        conn.exec_driver_sql("DELETE FROM contact_scores WHERE contact_id = ? AND model_key = ?",
+                             [(cid, key) for cid in gone.tolist()])  # fmt: skip
+    return _insert_sqlite(conn, key, version, batch, now, upsert=stored)
 
 
-def _insert_sqlite(conn: Connection, key: str, version: int, batch: Batch, now: datetime) -> int:
+def _insert_sqlite(
+    conn: Connection, key: str, version: int, batch: Batch, now: datetime, *, upsert: bool = False
+) -> int:
     stamp = _sqlite_time(now)
     insert = f"INSERT INTO contact_scores ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    if upsert:
+        insert += (
+            " ON CONFLICT (contact_id, model_key) DO UPDATE SET fit = excluded.fit, engagement = excluded.engagement, "
+            "total = excluded.total, facts = excluded.facts, model_version = excluded.model_version, "
+            "computed_at = excluded.computed_at, signature = excluded.signature"
+        )
 
-    def params(rows: Batch) -> list[tuple[Any, ...]]:
-        return [(cid, key, fit, eng, total, facts, version, stamp, sig)
-                for cid, fit, eng, total, facts, sig in rows.rows()]  # fmt: skip
+    def params(rows: Batch) -> Iterator[tuple[Any, ...]]:
+        return zip(rows.ids.tolist(), repeat(key), rows.fit.tolist(), rows.engagement.tolist(), rows.total.tolist(),
+                   codec.as_bytes(rows.facts), repeat(version), repeat(stamp), rows.sigs.tolist())  # fmt: skip
 
+    # Straight to the driver, one executemany over an iterator: no list of a million parameter tuples.
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         with conn.begin_nested():
-            for start in range(0, len(batch), _BATCH):
-                conn.exec_driver_sql(insert, params(batch.take(np.arange(start, min(start + _BATCH, len(batch))))))
-    except IntegrityError:
+            cursor.executemany(insert, params(batch))
+    except (IntegrityError, sqlite3.IntegrityError):
         # A contact was erased while the scores were computed: leave it out and insert again.
         batch = batch.take(_existing(conn, batch.ids))
-        if len(batch):
-            conn.exec_driver_sql(insert, params(batch))
+        cursor.executemany(insert, params(batch))
+    finally:
+        cursor.close()
     return len(batch)
 
 
