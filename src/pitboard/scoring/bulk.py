@@ -112,10 +112,10 @@ def fit_statements(model: CompiledModel, ctx: CompileContext, ranges: Sequence[t
                 )
             )
         masks.append(reduce(operator.add, terms).label(f"mask{start // _MASK_BITS}"))
-    return [
-        select(_CONTACTS.c.id, *masks).where(_CONTACTS.c.id.between(low, high)).order_by(_CONTACTS.c.id)
-        for low, high in ranges
-    ]
+    statements = [select(_CONTACTS.c.id, *masks).where(_CONTACTS.c.id.between(low, high)) for low, high in ranges]
+    if ctx.dialect == "sqlite":  # in rowid order anyway; PostgreSQL scans the heap faster than the key (0.2 s)
+        statements = [statement.order_by(_CONTACTS.c.id) for statement in statements]
+    return statements
 
 
 def _fit_matrix(model: CompiledModel, data: Ints) -> tuple[Ints, Bools]:

@@ -175,7 +175,11 @@ def signatures(scores: Scores, rows: Ints | None = None) -> Ints:
     # The facts (codec.py): everything else in an explanation (fit points, caps, cuts) follows from them and
     # the model version, which seeds the hash.
     n_fit = len(scores.model.fit)
-    columns = [scores.matched[rows].astype(np.int64), scores.points[rows, n_fit:], scores.occurrences[rows]]
+    matched = scores.matched[rows]
+    # The fit matches as bit masks of 62 criteria each: one column to hash instead of one per criterion.
+    masks = [(matched[:, start : start + 62].astype(np.int64) << np.arange(min(62, n_fit - start), dtype=np.int64))
+             .sum(axis=1, dtype=np.int64)[:, None] for start in range(0, n_fit, 62)]  # fmt: skip
+    columns = [*masks, scores.points[rows, n_fit:], scores.occurrences[rows]]
     position = np.uint64(0)
     with np.errstate(over="ignore"):  # multiplication modulo 2^64 is the point
         h = np.full(len(rows), np.uint64(scores.model.version) * _GOLDEN, dtype=np.uint64)
