@@ -1,4 +1,8 @@
-"""What does each part of the ``contact_scores`` table cost a bulk load on PostgreSQL?
+"""What did each part of the old ``contact_scores`` table cost a bulk load on PostgreSQL?
+
+The measurement behind migration 0011 (docs/scoring.md, Performance): the table as it was before, with JSON
+explanations, a surrogate key, a unique key and a (model_key, total) index. Kept to show why a full rescore
+now loads a fresh partition with compact facts instead.
 
     python -m bench.bench_score_write --database-url postgresql://postgres@127.0.0.1/pitboard_bench_1m
 
