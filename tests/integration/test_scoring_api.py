@@ -61,6 +61,7 @@ def test_a_contacts_scores_carry_their_explanation(
                                      "raw": 15.0, "capped_by": None, "count": None}  # fmt: skip
     assert default["as_of"].startswith("2025-06-01T12:00")
     assert default["stale"] is False
+    assert default["explained"] is True
     assert scores["forever"]["total"] == 0.0
     assert scores["forever"]["as_of"] is None
     nothing = client.get(f"/api/v1/contacts/{cold}/scores", headers=viewer_headers).json()

@@ -7,11 +7,12 @@ import re
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from pitboard.kit.db import session_scope
 from pitboard.kit.time import utcnow
+from pitboard.models import ContactScore
 from pitboard.scoring import engine as scoring
 from pitboard.web.scoring_pages import histogram_chart
 from tests.integration.test_scoring_engine import add_contact, add_event, install
@@ -75,6 +76,12 @@ def test_the_contact_page_breaks_the_score_down(engine: Engine, session: Session
     assert "1 occurrence, 20 before decay" in default.group(1)
     assert 'data-score-model="forever"' in section.group(0)
     assert "No criterion applies: 0 points." in section.group(0)
+    # A score without stored facts (upgraded from before they were stored) says so instead of listing nothing.
+    session.execute(update(ContactScore).where(ContactScore.contact_id == ids[0]).values(facts=None))
+    session.commit()
+    page = logged_in.get(f"/contacts/{ids[0]}")
+    assert "data-score-unexplained" in page.text
+    assert re.search(r"data-score-total>35<", page.text)
 
 
 def test_the_chart_escapes_its_labels_and_handles_no_data() -> None:

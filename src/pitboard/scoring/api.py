@@ -68,6 +68,9 @@ class ScoreOut(BaseModel):
     engagement: float
     total: float
     entries: list[dict[str, Any]]
+    # False while the criteria behind the score are not stored (a row from before migration 0011, until its
+    # model's next full rescore): entries is then empty although the total is not 0.
+    explained: bool = True
     computed_at: datetime | None
     as_of: datetime | None
 
