@@ -13,8 +13,8 @@ A bulk write (``write_bulk``) makes the model's rows equal to a full rescore's s
   moves most totals): the model's rows are replaced. On PostgreSQL they are loaded into a fresh table with
   no index or key (binary COPY, built by NumPy), which then gets its primary key and is swapped in as the
   model's partition of ``contact_scores``: writing a million rows into the live table cost 17-19 s, mostly
-  its key, foreign key checks and index updates row by row. On SQLite, the rows are deleted and inserted
-  again in key order.
+  its key, foreign key checks and index updates row by row. On SQLite every row is upserted in key order
+  (the table's key is contact, then model) and the rows of contacts that score nothing now are deleted.
 
 Either way the threshold crossings (old total below, new total above) are handed back for the lifecycle
 engine.
@@ -48,7 +48,6 @@ from pitboard.scoring.reading import copy_ints
 from pitboard.scoring.schemas import POINTS_SCALE
 
 STAGE_TABLE = "scoring_stage"
-DEFAULT_PARTITION = "contact_scores_default"
 _COPY_ROWS = 100_000  # rows per COPY message
 # A bulk write that would change at least this many rows, and this share of the model's rows, replaces them
 # all instead: at a million rows, updating 914,000 in place took 19 s on PostgreSQL and 6 s on SQLite.
@@ -310,6 +309,7 @@ def _write_sqlite(
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = datetime(2000, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _PG_EPOCH
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
 _COPY_TRAILER = b"\xff\xff"
 
@@ -355,8 +355,6 @@ def _copy_binary(conn: Connection, table: str, columns: Sequence[tuple[str, str,
     cursor.close()
 
 
-_MICROSECOND = datetime(2000, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _PG_EPOCH
-
 
 def _score_columns(key: str | None, version: int, batch: Batch, now: datetime) -> list[tuple[str, str, Any]]:
     columns: list[tuple[str, str, Any]] = [("contact_id", "int8", batch.ids)]
@@ -391,6 +389,7 @@ def partitions(conn: Connection) -> dict[str | None, str]:
 
 
 def partition_name(model_id: int, taken: set[str]) -> str:
+    """``contact_scores_m<model id>_<n>``, the first one not ``taken`` (a swap needs a second name)."""
     return next(name for i in range(len(taken) + 1)
                 if (name := f"{SCORE_PARTITION_PREFIX}m{model_id}_{i}") not in taken)  # fmt: skip
 
