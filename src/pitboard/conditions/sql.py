@@ -76,6 +76,10 @@ class CompileContext:
     dialect: str
     now: datetime
     segment_members: SegmentResolver | None = None
+    # The contact's account, LEFT JOINed by the caller's FROM clause (``accounts.id = contacts.account_id``):
+    # account fields then test its columns instead of a correlated EXISTS per condition. A full rescore's fit
+    # scan evaluates several account criteria per contact; one join serves them all.
+    joined_account: FromClause | None = None
 
     @classmethod
     def for_session(
@@ -131,13 +135,17 @@ class _Compiler:
         # "not set" is the one operator a missing value satisfies; it is the negation of "set", so an
         # account field is not set on a contact without an account, too.
         op, negate = ("is_set", True) if node.op == "is_not_set" else (node.op, False)
-        if ref.entity == "account":
+        if ref.entity == "account" and self.ctx.joined_account is not None:
+            joined = self.ctx.joined_account
+            # The join found the account (ids are unique, so at most one row): EXISTS, without the subquery.
+            result: Expr = and_(joined.c.id.is_not(None), self.field_predicate(ref, op, node.value, joined))
+        elif ref.entity == "account":
             account = _ACCOUNTS.alias()
             predicate = self.field_predicate(ref, op, node.value, account)
             found: Select[Any] = (
                 select(literal_column("1")).select_from(account).where(account.c.id == _CONTACTS.c.account_id)
             )
-            result: Expr = exists(found.where(predicate).correlate(_CONTACTS))
+            result = exists(found.where(predicate).correlate(_CONTACTS))
         else:
             result = self.field_predicate(ref, op, node.value, _CONTACTS)
         return sql_not(result) if negate else result

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import reduce
 from typing import Any
@@ -49,12 +50,13 @@ from pitboard.conditions import CompileContext, compile_condition
 from pitboard.conditions.sql import _Compiler  # property filters compile exactly as in event conditions
 from pitboard.kit.db import UTCDateTime
 from pitboard.kit.time import ensure_utc
-from pitboard.models import Contact, Event
+from pitboard.models import Account, Contact, Event
 from pitboard.scoring.calc import Bools, Facts, Ints
 from pitboard.scoring.model import WEIGHT_SCALE, CompiledModel, Criterion
 from pitboard.scoring.reading import parallelism, partitions, read_all, should_parallelise
 
 _CONTACTS: FromClause = Contact.__table__
+_ACCOUNTS: FromClause = Account.__table__
 _EVENTS: FromClause = Event.__table__
 _MASK_BITS = 62  # criteria per mask column: a signed 64-bit integer holds 62 bits plus room
 
@@ -101,6 +103,9 @@ def _ranges(session: Session, parts: int) -> list[tuple[int, int]]:
 def fit_statements(model: CompiledModel, ctx: CompileContext, ranges: Sequence[tuple[int, int]]) -> list[Select[Any]]:
     fit = model.fit
     masks: list[ColumnElement[Any]] = []
+    # Account criteria test one LEFT JOINed account row instead of a correlated EXISTS each.
+    account = _ACCOUNTS.alias("fit_account")
+    ctx = replace(ctx, joined_account=account)
     for start in range(0, len(fit), _MASK_BITS):
         terms = []
         for bit, criterion in enumerate(fit[start : start + _MASK_BITS]):
@@ -112,7 +117,10 @@ def fit_statements(model: CompiledModel, ctx: CompileContext, ranges: Sequence[t
                 )
             )
         masks.append(reduce(operator.add, terms).label(f"mask{start // _MASK_BITS}"))
-    statements = [select(_CONTACTS.c.id, *masks).where(_CONTACTS.c.id.between(low, high)) for low, high in ranges]
+    joined = any(account in mask._from_objects for mask in masks)
+    source = _CONTACTS.outerjoin(account, account.c.id == _CONTACTS.c.account_id) if joined else _CONTACTS
+    statements = [select(_CONTACTS.c.id, *masks).select_from(source).where(_CONTACTS.c.id.between(low, high))
+                  for low, high in ranges]  # fmt: skip
     if ctx.dialect == "sqlite":  # in rowid order anyway; PostgreSQL scans the heap faster than the key (0.2 s)
         statements = [statement.order_by(_CONTACTS.c.id) for statement in statements]
     return statements

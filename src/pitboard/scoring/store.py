@@ -355,7 +355,6 @@ def _copy_binary(conn: Connection, table: str, columns: Sequence[tuple[str, str,
     cursor.close()
 
 
-
 def _score_columns(key: str | None, version: int, batch: Batch, now: datetime) -> list[tuple[str, str, Any]]:
     columns: list[tuple[str, str, Any]] = [("contact_id", "int8", batch.ids)]
     if key is not None:
