@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -241,13 +242,20 @@ def facts(session: Session, contact_id: int, tree: Condition, ids: dict[str, int
 def test_every_operator_selects_the_expected_contacts(session: Session, ids: dict[str, int]) -> None:
     names = {cid: name for name, cid in ids.items()}
     ctx = CompileContext.for_session(session, now=NOW, segment_members=segments(ids))
+    # The bulk fit scan's form: account fields on one LEFT JOINed account row instead of an EXISTS each.
+    account = Account.__table__.alias("joined_account")
+    joined = replace(ctx, joined_account=account)
+    source = Contact.__table__.outerjoin(account, account.c.id == Contact.account_id)
     wrong = []
     for condition, expected in CASES:
         tree = parse_condition(condition, REGISTRY)
         in_sql = {names[cid] for cid in session.scalars(matching_contacts(tree, ctx))}
+        in_join = {names[cid] for cid in session.scalars(select(Contact.id).select_from(source)
+                                                         .where(compile_condition(tree, joined)))}  # fmt: skip
         in_memory = {name for name, cid in ids.items() if evaluate(tree, facts(session, cid, tree, ids), now=NOW)}
-        if in_sql != expected or in_memory != expected:
-            wrong.append(f"{condition}: expected {sorted(expected)}, SQL {sorted(in_sql)}, memory {sorted(in_memory)}")
+        if in_sql != expected or in_memory != expected or in_join != expected:
+            wrong.append(f"{condition}: expected {sorted(expected)}, SQL {sorted(in_sql)}, joined {sorted(in_join)}, "
+                         f"memory {sorted(in_memory)}")  # fmt: skip
     assert not wrong, "\n".join(wrong)
 
 

@@ -138,7 +138,9 @@ class _Compiler:
         if ref.entity == "account" and self.ctx.joined_account is not None:
             joined = self.ctx.joined_account
             # The join found the account (ids are unique, so at most one row): EXISTS, without the subquery.
-            result: Expr = and_(joined.c.id.is_not(None), self.field_predicate(ref, op, node.value, joined))
+            # Never NULL, as EXISTS is never NULL: a NULL would turn a NOT around it into no match.
+            found_row = and_(joined.c.id.is_not(None), self.field_predicate(ref, op, node.value, joined))
+            result: Expr = func.coalesce(found_row, false())
         elif ref.entity == "account":
             account = _ACCOUNTS.alias()
             predicate = self.field_predicate(ref, op, node.value, account)
