@@ -9,9 +9,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from pitboard.cli.scoring import lifecycle_app, scoring_app
-from pitboard.kit.time import utcnow
 from pitboard.models import LifecycleStageChange
-from tests.integration.test_scoring_engine import add_contact, add_event, install, stage_of, stored
+from tests.integration.test_scoring_engine import add_contact, add_event, install, stage_of, stored, today_midnight
 
 runner = CliRunner()
 
@@ -25,7 +24,7 @@ def _run(engine: Engine, app: object, *args: str, code: int = 0) -> str:
 def test_rescore_every_model_then_explain_a_contact(engine: Engine, session: Session) -> None:
     install(session)
     contact_id = add_contact(session, email="ada@example.org", seniority="vp", lifecycle_stage="lead")
-    add_event(session, contact_id, "demo_requested", utcnow() - timedelta(hours=2))
+    add_event(session, contact_id, "demo_requested", today_midnight())
     session.commit()
     output = _run(engine, scoring_app, "rescore")
     for key in ("default", "windowed", "forever"):

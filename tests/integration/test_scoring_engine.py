@@ -8,7 +8,7 @@ Helpers here are shared by the other scoring and lifecycle integration tests.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from pitboard.conditions import load_field_registry
 from pitboard.kit.actor import SYSTEM
 from pitboard.kit.db import session_scope
+from pitboard.kit.time import utcnow
 from pitboard.lifecycle.schemas import SpecInvalid
 from pitboard.models import (
     Account,
@@ -153,6 +154,12 @@ def in_memory(session: Session, key: str, ids: list[int], now: datetime = NOW) -
         for i, cid in enumerate(scores.contact_ids.tolist())
         if scores.present[i]
     }
+
+
+def today_midnight() -> datetime:
+    """The start of today (UTC): an event then is 0 days old all day, so decay does not depend on when a test
+    runs (an hour ago is yesterday just after midnight)."""
+    return datetime.combine(utcnow().date(), time(), tzinfo=UTC)
 
 
 def stage_of(session: Session, contact_id: int) -> str:

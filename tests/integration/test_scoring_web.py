@@ -4,24 +4,22 @@ top criteria, the score breakdown on the contact page, and the nav entry."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from pitboard.kit.db import session_scope
-from pitboard.kit.time import utcnow
 from pitboard.models import ContactScore
 from pitboard.scoring import engine as scoring
 from pitboard.web.scoring_pages import histogram_chart
-from tests.integration.test_scoring_engine import add_contact, add_event, install
+from tests.integration.test_scoring_engine import add_contact, add_event, install, today_midnight
 
 
 def _scored(engine: Engine, session: Session) -> list[int]:
     install(session)
     ids = [add_contact(session, seniority="vp", email=f"p{i}@example.org") for i in range(3)]
-    add_event(session, ids[0], "demo_requested", utcnow() - timedelta(hours=1))
+    add_event(session, ids[0], "demo_requested", today_midnight())
     session.commit()
     with session_scope(engine) as s:
         scoring.rescore_model(s, "default")
