@@ -46,6 +46,7 @@ from bench.harness import (
     peak_rss_mb,
 )
 from pitboard.conditions import load_field_registry
+from pitboard.demo.scoring import demo_model_data
 from pitboard.kit.db import session_factory, session_scope
 from pitboard.kit.time import utcnow
 from pitboard.lifecycle.definitions import current_spec
@@ -58,47 +59,13 @@ from pitboard.scoring.simulate import simulate
 KEY = "bench-scoring"
 THRESHOLD_KEY = "bench-scoring-thresholds"
 
-MODEL = """
-models:
-  - key: bench-scoring
-    name: Benchmark model
-    fit:
-      cap: 50
-      criteria:
-        - {name: Decision maker, group: seniority, points: 15,
-           condition: {field: seniority, op: in, value: [director, vp, c_level]}}
-        - {name: Manager, group: seniority, points: 5, condition: {field: seniority, op: eq, value: manager}}
-        - {name: Target function, points: 10,
-           condition: {field: job_function, op: in, value: [marketing, sales, operations]}}
-        - {name: Company 200+, group: company, points: 10,
-           condition: {field: account.employee_count, op: gte, value: 200}}
-        - {name: Target industry, group: company, points: 5,
-           condition: {field: account.industry, op: in, value: [Software, Financial Services, Professional Services]}}
-        - {name: Target country, points: 5, condition: {field: country, op: in, value: [US, CA, GB, DE, FR, NL]}}
-        - {name: Free mail, points: -10, condition: {field: is_free_mail, op: eq, value: true}}
-    engagement:
-      decay: {half_life_days: 30}
-      cap: 60
-      criteria:
-        - {name: Demo requested, group: intent, event: demo_requested, points: 30}
-        - {name: Trial started, group: intent, event: trial_started, points: 25}
-        - {name: Meeting booked, group: intent, event: meeting_booked, points: 20}
-        - {name: Form submitted, group: forms, event: form_submitted, points: 10, max_occurrences: 3}
-        - {name: Webinar attended, group: events, event: webinar_attended, points: 10}
-        - {name: Event attended, group: events, event: event_attended, points: 10}
-        - {name: Content downloaded, group: content, event: content_downloaded, points: 5, max_occurrences: 5}
-        - {name: Email clicked, group: email, event: email_clicked, points: 2, max_occurrences: 10}
-    group_caps: {intent: 50, email: 10, content: 15}
-    total_cap: 100
-"""
-
 
 def model_specs(session: Session) -> dict[str, ScoringModelSpec]:
     """The model as stored (no thresholds: its committed runs must not move stages in a shared database), the
     same with an mql threshold, and a proposed change for the simulation."""
     registry = load_field_registry(session)
-    data = yaml.safe_load(MODEL)
-    base = data["models"][0]
+    # The demo's lead score (pitboard/demo/scoring.py) under the bench's own key.
+    base = {**demo_model_data(), "key": KEY, "name": "Benchmark model", "description": None}
     with_threshold = {**base, "key": THRESHOLD_KEY, "thresholds": [{"score": 60}]}
     proposed = yaml.safe_load(yaml.safe_dump(with_threshold))
     proposed["thresholds"] = [{"score": 50}]

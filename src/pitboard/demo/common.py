@@ -8,11 +8,16 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pitboard.demo.timefmt import US_PER_DAY, to_us
+from pitboard.models import ProjectVersion
+from pitboard.project.apply import checksum_of
 
 Row = tuple[object, ...]
 I64 = npt.NDArray[np.int64]
@@ -111,3 +116,17 @@ def uuid4_strings(rng: np.random.Generator, n: int) -> list[str]:
 def money(value: float) -> str:
     """A Numeric(…, 2) value as text: exact on PostgreSQL, numeric affinity on SQLite."""
     return f"{value:.2f}"
+
+
+def store_project_file(session: Session, name: str, content: Any, now: datetime, *, message: str) -> None:
+    """Add one file of the project (``routing.yml``, ``scoring.yml``) to the latest applied version's
+    manifest, as a new version, so whatever else is applied stays applied and ``pitboard apply`` of a project
+    without the file later removes what it defines."""
+    latest = session.scalar(select(ProjectVersion).order_by(ProjectVersion.version.desc()).limit(1))
+    manifest = dict(latest.manifest) if latest is not None else {"pitboard.yml": {"name": "demo"}}
+    manifest[name] = content
+    version = (latest.version if latest is not None else 0) + 1
+    kind = name.removesuffix(".yml")
+    session.add(ProjectVersion(version=version, applied_at=now, actor="demo", checksum=checksum_of(manifest),
+                               manifest=manifest, changes={kind: {"added": [message]}}, message=message))  # fmt: skip
+    session.flush()

@@ -11,19 +11,18 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
 
 import yaml
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from pitboard.conditions import load_field_registry
+from pitboard.demo.common import store_project_file
 from pitboard.kit.actor import SYSTEM
 from pitboard.kit.db import session_scope
 from pitboard.kit.time import ensure_utc
-from pitboard.models import Contact, ProjectVersion, SalesUser
+from pitboard.models import Contact, SalesUser
 from pitboard.models.routing import RoutingDecision, RoutingLead, RoutingOutOfOffice
-from pitboard.project.apply import checksum_of
 
 DAYS = 30
 DEMO_FLOW = """
@@ -79,7 +78,8 @@ def generate_routing(engine: Engine, *, now: datetime, seed: int) -> dict[str, i
         if session.scalar(select(func.count()).select_from(SalesUser)) == 0:
             return {}
         spec = validate_flow(yaml.safe_load(DEMO_FLOW), load_field_registry(session))
-        _store_version(session, spec.model_dump(mode="json", exclude_none=True), now)
+        store_project_file(session, "routing.yml", spec.model_dump(mode="json", exclude_none=True), now,
+                           message="demo routing flow")  # fmt: skip
         apply_flow(session, spec, actor=SYSTEM)
     flow_checksum = "demo"
     start = now - timedelta(days=DAYS)
@@ -111,17 +111,6 @@ def generate_routing(engine: Engine, *, now: datetime, seed: int) -> dict[str, i
         absences = session.scalar(select(func.count()).select_from(RoutingOutOfOffice)) or 0
     del touched
     return {"routing_leads": int(leads), "routing_decisions": int(decisions), "routing_out_of_office": int(absences)}
-
-
-def _store_version(session: Session, routing: dict[str, Any], now: datetime) -> None:
-    latest = session.scalar(select(ProjectVersion).order_by(ProjectVersion.version.desc()).limit(1))
-    manifest = dict(latest.manifest) if latest is not None else {"pitboard.yml": {"name": "demo"}}
-    manifest["routing.yml"] = routing
-    version = (latest.version if latest is not None else 0) + 1
-    session.add(ProjectVersion(version=version, applied_at=now, actor="demo", checksum=checksum_of(manifest),
-                               manifest=manifest, changes={"routing": {"added": ["demo routing flow"]}},
-                               message="demo routing flow"))  # fmt: skip
-    session.flush()
 
 
 def _history(session: Session, rng: random.Random, now: datetime) -> int:

@@ -302,6 +302,9 @@ def generate_demo(
     from pitboard.demo.workflows import generate_workflows  # the standard workflows and 30 days of their history
 
     feature_counts.update(generate_workflows(engine, now=at, seed=seed))
+    from pitboard.demo.scoring import generate_scoring  # a lead scoring model, every contact scored
+
+    feature_counts.update(generate_scoring(engine, now=at))
     return DemoSummary(
         counts={**writer.counts, **feature_counts},
         elapsed_seconds=time.perf_counter() - started,
