@@ -36,6 +36,7 @@ from pitboard.models import ContactScore, ScoringModel
 from pitboard.scoring import bulk, codec, incremental, store
 from pitboard.scoring.calc import Renderer, Scores, compute
 from pitboard.scoring.model import CompiledModel, compiled, compiled_version, load_active
+from pitboard.scoring.reading import fetch_rows
 from pitboard.scoring.schemas import POINTS_SCALE
 
 log = get_logger(__name__)
@@ -339,14 +340,12 @@ def criterion_totals(session: Session, key: str) -> list[dict[str, Any]]:
     with NumPy (about a second per million rows); rows of an older version wait for their rescore."""
     row = get_model(session, key)
     model = compiled(row, load_field_registry(session))
-    # Straight from the driver: a million Row objects would cost a second on their own.
     result = session.connection().execute(
         text("SELECT contact_id, facts FROM contact_scores WHERE model_key = :key AND model_version = :version "
              "AND facts IS NOT NULL"),
         {"key": key, "version": model.version},
     )  # fmt: skip
-    raw = result.cursor.fetchall() if result.cursor is not None else []
-    result.close()
+    raw = fetch_rows(result)
     if not raw:
         return []
     ids = np.fromiter((r[0] for r in raw), dtype=np.int64, count=len(raw))

@@ -70,7 +70,7 @@ def _array(rows: list[Any], stmt: AnySelect) -> Ints:
     return np.asarray(rows, dtype=np.int64).reshape(len(rows), len(stmt.selected_columns))
 
 
-def _fetch(result: Any) -> list[Any]:
+def fetch_rows(result: Any) -> list[Any]:
     """Rows straight from the driver: integers need no type processing, and a million Row objects cost a
     second on their own."""
     rows: list[Any] = result.cursor.fetchall() if result.cursor is not None else []
@@ -141,10 +141,20 @@ def _run(conn: Connection, stmt: AnySelect) -> Ints:
             sql = None
         if sql is not None:
             return copy_ints(conn, sql, len(stmt.selected_columns))
-    return _array(_fetch(conn.execute(stmt)), stmt)
+    return _array(fetch_rows(conn.execute(stmt)), stmt)
 
 
-_COPY_HEADER_BYTES = 19  # signature, flags, header extension length (0)
+PG_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # binary COPY: signature, flags, no header extension
+PG_COPY_TRAILER = b"\xff\xff"  # a field count of -1
+
+
+def sql_ints(conn: Connection, sql: str, width: int) -> Ints:
+    """The rows of ``sql`` (``width`` integer columns ``c0``, ``c1``, …) as an int64 array, read on ``conn`` in
+    bulk: a binary COPY on PostgreSQL, one concatenated text on SQLite (0.6 s a million rows of three, against
+    1.0 s as tuples)."""
+    if conn.dialect.name == "postgresql":
+        return copy_ints(conn, sql, width)
+    return _parse_concatenated(conn.exec_driver_sql(_concatenate(sql, width)).scalar(), width)
 
 
 def copy_ints(conn: Connection, sql: str, width: int) -> Ints:
@@ -157,7 +167,7 @@ def copy_ints(conn: Connection, sql: str, width: int) -> Ints:
     with cursor.copy(f"COPY (SELECT {columns} FROM ({sql}) AS q ({labels})) TO STDOUT (FORMAT BINARY)") as copy:
         data = b"".join(bytes(block) for block in copy)
     cursor.close()
-    body = memoryview(data)[_COPY_HEADER_BYTES:-2]  # the trailer is a field count of -1
+    body = memoryview(data)[len(PG_COPY_HEADER) : -len(PG_COPY_TRAILER)]
     row = np.dtype([("n", ">i2")] + [item for i in range(width) for item in ((f"l{i}", ">i4"), (f"v{i}", ">i8"))])
     if not len(body):
         return np.zeros((0, width), dtype=np.int64)
@@ -195,22 +205,24 @@ def _sqlite_processes(engine: Engine, statements: Sequence[AnySelect]) -> list[I
     # Threads only wait for the processes here, so the GIL is no bottleneck.
     with ThreadPoolExecutor(max_workers=min(parallelism(), len(texts))) as pool:
         results = list(pool.map(run, texts))
-    out = []
-    for stmt, text in zip(statements, results, strict=True):
-        if not text:
-            out.append(_empty(stmt))
-            continue
-        # fromstring's text mode parses in C: six times faster than splitting into Python strings.
-        values = np.fromstring(text, dtype=np.int64, sep=",")
-        out.append(values.reshape(-1, len(stmt.selected_columns)))
-    return out
+    return [_parse_concatenated(text, len(stmt.selected_columns)) for stmt, text in zip(statements, results,
+                                                                                         strict=True)]  # fmt: skip
+
+
+def _parse_concatenated(text: str | None, width: int) -> Ints:
+    # fromstring's text mode parses in C: six times faster than splitting into Python strings.
+    return np.fromstring(text or "", dtype=np.int64, sep=",").reshape(-1, width)
 
 
 def _concatenated(engine: Engine, stmt: AnySelect) -> str:
     """``SELECT group_concat(c0 || ',' || c1 ..., ',') FROM (stmt)`` with every value inline."""
     width = len(stmt.selected_columns)
     labelled = stmt.with_only_columns(*[c.label(f"c{i}") for i, c in enumerate(stmt.selected_columns)])
-    inner = str(labelled.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    return _concatenate(str(labelled.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})), width)
+
+
+def _concatenate(sql: str, width: int) -> str:
+    """``SELECT group_concat(c0 || ',' || c1 ..., ',') FROM (sql)``: one text of every value."""
     # coalesce: group_concat skips NULLs, which would shift every value after one.
     row = " || ',' || ".join(f"coalesce(c{i}, 0)" for i in range(width))
-    return f"SELECT group_concat({row}, ',') FROM ({inner}) AS q"
+    return f"SELECT group_concat({row}, ',') FROM ({sql}) AS q"

@@ -44,7 +44,7 @@ from pitboard.models import ContactScore
 from pitboard.models.scoring import SCORE_PARTITION_PREFIX
 from pitboard.scoring import codec
 from pitboard.scoring.calc import Ints, Scores, signatures
-from pitboard.scoring.reading import copy_ints
+from pitboard.scoring.reading import PG_COPY_HEADER, PG_COPY_TRAILER, sql_ints
 from pitboard.scoring.schemas import POINTS_SCALE
 
 STAGE_TABLE = "scoring_stage"
@@ -54,6 +54,8 @@ _COPY_ROWS = 100_000  # rows per COPY message
 REPLACE_SHARE = 0.5
 REPLACE_MIN_ROWS = 10_000
 COLUMNS = "contact_id, model_key, fit, engagement, total, facts, model_version, computed_at, signature"
+UPDATED = ("fit", "engagement", "total", "facts", "model_version", "computed_at", "signature")  # by an upsert
+_SET_EXCLUDED = ", ".join(f"{c} = excluded.{c}" for c in UPDATED)
 Floats = npt.NDArray[np.float64]
 
 
@@ -104,10 +106,11 @@ class Batch:
         return Batch(self.ids[keep], self.fit[keep], self.engagement[keep], self.total[keep], self.total_units[keep],
                      self.facts[keep], self.sigs[keep])  # fmt: skip
 
-    def rows(self) -> list[tuple[int, float, float, float, bytes, int]]:
-        """(contact id, fit, engagement, total, facts, signature) per row, for executemany."""
-        return list(zip(self.ids.tolist(), self.fit.tolist(), self.engagement.tolist(), self.total.tolist(),
-                        codec.as_bytes(self.facts), self.sigs.tolist(), strict=True))  # fmt: skip
+    def params(self) -> Iterator[tuple[float, float, float, bytes, int, int]]:
+        """(fit, engagement, total, facts, signature, contact id) per row: the parameters of the SQLite insert
+        and update, which write the values every row shares into the statement instead."""
+        return zip(self.fit.tolist(), self.engagement.tolist(), self.total.tolist(), codec.as_bytes(self.facts),
+                   self.sigs.tolist(), self.ids.tolist(), strict=True)  # fmt: skip
 
 
 def write_bulk(session: Session, scores: Scores, *, now: datetime) -> Written:
@@ -165,7 +168,8 @@ def _write_bulk(conn: Connection, scores: Scores, *, now: datetime) -> Written:
     n_changed = int(changed.sum())
     # PostgreSQL: a model without a partition of its own (made outside apply_models) has its rows in the
     # default partition: its first full rescore moves them into one.
-    move = conn.dialect.name == "postgresql" and model.key not in partitions(conn)
+    found_partitions = partitions(conn) if conn.dialect.name == "postgresql" else {}
+    move = conn.dialect.name == "postgresql" and model.key not in found_partitions
     replace = move or (
         (n_changed > 0 or len(gone) > 0)
         and (
@@ -189,7 +193,7 @@ def _write_bulk(conn: Connection, scores: Scores, *, now: datetime) -> Written:
                                  strict=True))  # fmt: skip
     if replace:
         out.written = _replace(conn, model.key, model.version, batch, now, stored=len(stored_ids) > 0, gone=gone,
-                               clock=clock)  # fmt: skip
+                               partitions_found=found_partitions, clock=clock)  # fmt: skip
     elif conn.dialect.name == "postgresql":
         out.written = _upsert_postgresql(conn, model.key, model.version, batch, now)
         if len(gone):
@@ -214,12 +218,7 @@ def _stored_signatures(conn: Connection, key: str, version: int) -> Ints:
         "THEN coalesce(signature, 0) ELSE 0 END AS c1, "
         f"CAST(round(total * {POINTS_SCALE}) AS BIGINT) AS c2 FROM contact_scores WHERE model_key = {_literal(key)}"
     )
-    if conn.dialect.name == "postgresql":
-        stored = copy_ints(conn, sql, 3)
-    else:
-        # One text of all values, parsed by NumPy in C: 0.6 s a million rows, against 1.0 s as tuples.
-        text_ = conn.exec_driver_sql(f"SELECT group_concat(c0 || ',' || c1 || ',' || c2, ',') FROM ({sql})").scalar()
-        stored = np.fromstring(text_ or "", dtype=np.int64, sep=",").reshape(-1, 3)
+    stored = sql_ints(conn, sql, 3)
     return stored[np.argsort(stored[:, 0], kind="stable")]
 
 
@@ -241,11 +240,12 @@ def _sqlite_time(at: datetime) -> str:
 
 
 def _replace(
-    conn: Connection, key: str, version: int, batch: Batch, now: datetime, *, stored: bool, gone: Ints, clock: _Timer
-) -> int:
+    conn: Connection, key: str, version: int, batch: Batch, now: datetime, *, stored: bool, gone: Ints,
+    partitions_found: dict[str | None, str], clock: _Timer,
+) -> int:  # fmt: skip
     """Every row of the model anew; returns how many were written (contacts erased meanwhile are left out)."""
     if conn.dialect.name == "postgresql":
-        return _swap_partition(conn, key, version, batch, now, clock)
+        return _swap_partition(conn, key, version, batch, now, partitions_found, clock)
     # SQLite: rows are keyed by contact, then model, so each is written where it is, in key order. Updating
     # in place skips the pass that deleting the model's rows first took (0.7 s a million rows).
     if len(gone):
@@ -259,28 +259,22 @@ def _insert_sqlite(
 ) -> int:
     # The values every row shares are written into the statement: fewer parameters to bind per row (0.2 s
     # a million rows). The key is quoted; the version is an int and the stamp our own format.
-    shared = f"{_literal(key)}, ?, ?, ?, ?, {int(version)}, {_literal(_sqlite_time(now))}"
-    insert = f"INSERT INTO contact_scores ({COLUMNS}) VALUES (?, {shared}, ?)"
+    insert = (
+        "INSERT INTO contact_scores (fit, engagement, total, facts, signature, contact_id, model_key, "
+        f"model_version, computed_at) VALUES (?, ?, ?, ?, ?, ?, {_literal(key)}, {int(version)}, "
+        f"{_literal(_sqlite_time(now))})"
+    )
     if upsert:
-        insert += (
-            " ON CONFLICT (contact_id, model_key) DO UPDATE SET fit = excluded.fit, engagement = excluded.engagement, "
-            "total = excluded.total, facts = excluded.facts, model_version = excluded.model_version, "
-            "computed_at = excluded.computed_at, signature = excluded.signature"
-        )
-
-    def params(rows: Batch) -> Iterator[tuple[Any, ...]]:
-        return zip(rows.ids.tolist(), rows.fit.tolist(), rows.engagement.tolist(), rows.total.tolist(),
-                   codec.as_bytes(rows.facts), rows.sigs.tolist(), strict=True)  # fmt: skip
-
+        insert += f" ON CONFLICT (contact_id, model_key) DO UPDATE SET {_SET_EXCLUDED}"
     # Straight to the driver, one executemany over an iterator: no list of a million parameter tuples.
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         with conn.begin_nested():
-            cursor.executemany(insert, params(batch))
+            cursor.executemany(insert, batch.params())
     except (IntegrityError, sqlite3.IntegrityError):
         # A contact was erased while the scores were computed: leave it out and insert again.
         batch = batch.take(_existing(conn, batch.ids))
-        cursor.executemany(insert, params(batch))
+        cursor.executemany(insert, batch.params())
     finally:
         cursor.close()
     return len(batch)
@@ -293,13 +287,12 @@ def _write_sqlite(
     written = _insert_sqlite(conn, key, version, batch.take(~is_update), now)
     updates = batch.take(is_update)
     if len(updates):
-        stamp = _sqlite_time(now)
         conn.exec_driver_sql(
-            "UPDATE contact_scores SET fit = ?, engagement = ?, total = ?, facts = ?, model_version = ?, "
-            "computed_at = ?, signature = ? WHERE contact_id = ? AND model_key = ?",
-            [(fit, eng, total, facts, version, stamp, sig, cid, key)
-             for cid, fit, eng, total, facts, sig in updates.rows()],
-        )  # fmt: skip
+            "UPDATE contact_scores SET fit = ?, engagement = ?, total = ?, facts = ?, signature = ?, "
+            f"model_version = {int(version)}, computed_at = {_literal(_sqlite_time(now))} "
+            f"WHERE contact_id = ? AND model_key = {_literal(key)}",
+            list(updates.params()),
+        )
     if gone:
         conn.exec_driver_sql("DELETE FROM contact_scores WHERE contact_id = ? AND model_key = ?",
                              [(cid, key) for cid in gone])  # fmt: skip
@@ -310,8 +303,6 @@ def _write_sqlite(
 
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _MICROSECOND = datetime(2000, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _PG_EPOCH
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
-_COPY_TRAILER = b"\xff\xff"
 
 
 def _copy_binary(conn: Connection, table: str, columns: Sequence[tuple[str, str, Any]], n: int) -> None:
@@ -348,10 +339,10 @@ def _copy_binary(conn: Connection, table: str, columns: Sequence[tuple[str, str,
     names = ", ".join(name for name, _kind, _value in columns)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(_COPY_HEADER)
+        copy.write(PG_COPY_HEADER)
         for start in range(0, n, _COPY_ROWS):
             copy.write(rows[start : start + _COPY_ROWS].tobytes())
-        copy.write(_COPY_TRAILER)
+        copy.write(PG_COPY_TRAILER)
     cursor.close()
 
 
@@ -404,7 +395,10 @@ def create_partition(conn: Connection, key: str, model_id: int) -> None:
         conn.exec_driver_sql(f"CREATE TABLE {name} PARTITION OF contact_scores FOR VALUES IN ({_literal(key)})")
 
 
-def _swap_partition(conn: Connection, key: str, version: int, batch: Batch, now: datetime, clock: _Timer) -> int:
+def _swap_partition(
+    conn: Connection, key: str, version: int, batch: Batch, now: datetime, found: dict[str | None, str],
+    clock: _Timer,
+) -> int:  # fmt: skip
     """Load the model's rows into a fresh table, give it its key and swap it in as the model's partition.
 
     The table is loaded before it has any index, key or foreign key, then gets its primary key in one sort.
@@ -414,7 +408,6 @@ def _swap_partition(conn: Connection, key: str, version: int, batch: Batch, now:
     transaction.
     """
     model_id = conn.execute(text("SELECT id FROM scoring_models WHERE key = :key"), {"key": key}).scalar_one()
-    found = partitions(conn)
     old = found.get(key)
     new = partition_name(int(model_id), set(found.values()))
     conn.exec_driver_sql(
@@ -467,9 +460,7 @@ def _upsert_postgresql(conn: Connection, key: str, version: int, batch: Batch, n
         f"INSERT INTO contact_scores ({COLUMNS}) SELECT s.contact_id, :key, s.fit, s.engagement, s.total, "
         f"s.facts, :version, :now, s.signature FROM {STAGE_TABLE} s "
         "WHERE EXISTS (SELECT 1 FROM contacts c WHERE c.id = s.contact_id) "
-        "ON CONFLICT (contact_id, model_key) DO UPDATE SET fit = excluded.fit, engagement = excluded.engagement, "
-        "total = excluded.total, facts = excluded.facts, model_version = excluded.model_version, "
-        "computed_at = excluded.computed_at, signature = excluded.signature"
+        f"ON CONFLICT (contact_id, model_key) DO UPDATE SET {_SET_EXCLUDED}"
     ).bindparams(bindparam("now", type_=UTCDateTime()))
     written = _rowcount(conn.execute(upsert, {"key": key, "version": version, "now": now}))
     conn.exec_driver_sql(f"DROP TABLE {STAGE_TABLE}")
@@ -528,10 +519,7 @@ def write_few(session: Session, scores: Scores, *, now: datetime) -> Written:
         stmt = insert(ContactScore).values(values)
         stmt = stmt.on_conflict_do_update(
             index_elements=["contact_id", "model_key"],
-            set_={
-                c: stmt.excluded[c]
-                for c in ("fit", "engagement", "total", "facts", "model_version", "computed_at", "signature")
-            },
+            set_={c: stmt.excluded[c] for c in UPDATED},
         )
         session.execute(stmt)
     out.scored, out.written, out.removed = len(values), len(values), len(gone)
