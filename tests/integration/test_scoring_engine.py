@@ -275,6 +275,70 @@ def test_parallel_readers_and_the_stored_scores_agree_with_memory(engine: Engine
         session.rollback()
 
 
+ACCOUNT_MODEL = """
+models:
+  - key: accounts
+    name: Accounts
+    fit:
+      criteria:
+        - {name: Not software, points: 3, condition: {not: {field: account.industry, op: eq, value: software}}}
+        - {name: No size, points: 2, condition: {field: account.employee_count, op: is_not_set}}
+        - {name: Small and known, points: 1,
+           condition: {all: [{field: account.industry, op: is_set},
+                             {field: account.employee_count, op: lt, value: 50}]}}
+        - {name: Big or senior, points: 5,
+           condition: {any: [{field: account.employee_count, op: gte, value: 200},
+                             {field: seniority, op: eq, value: vp}]}}
+        - {name: Senior, points: 7, condition: {field: seniority, op: in, value: [vp, director]}}
+    engagement:
+      decay: {half_life_days: 10}
+      criteria:
+        - {name: Demo, group: intent, event: demo_requested, points: 20}
+        - {name: Demo seen, event: demo_requested, points: 1}
+        - {name: Forms, event: form_submitted, points: 4, max_occurrences: 2}
+"""
+
+
+def test_account_criteria_are_evaluated_once_per_account_like_per_contact(engine: Engine, session: Session) -> None:
+    """Criteria on the account alone are computed per account and handed to its contacts; contacts without
+    an account get what the conditions say of a missing one (a NOT matches). A criterion mixing contact and
+    account fields is evaluated on the contact scan. All of it agrees with the in-memory interpreter, read
+    sequentially or in parallel. Two engagement criteria on one event both count it."""
+    assert [bulk.account_only(c.condition) for c in specs(ACCOUNT_MODEL)[0].fit.criteria] == [  # type: ignore[union-attr]
+        True, True, True, False, False
+    ]  # fmt: skip
+    install(session, ACCOUNT_MODEL)
+    accounts = []
+    for industry, employees in (("Software", 500), (None, None), ("Retail", 20), ("SOFTWARE", 10)):
+        account = Account(name=f"Acme {uuid.uuid4().hex[:6]}", industry=industry, employee_count=employees, custom={})
+        session.add(account)
+        session.flush()
+        accounts.append(account.id)
+    ids = [add_contact(session, seniority=seniority, account_id=account_id)
+           for account_id in [None, *accounts] for seniority in (None, "vp")]  # fmt: skip
+    engaged = [add_contact(session) for _ in range(3)]
+    for n, contact_id in enumerate(engaged):
+        add_event(session, contact_id, "demo_requested", NOW - timedelta(days=n))
+        for days in range(n + 2):
+            add_event(session, contact_id, "form_submitted", NOW - timedelta(days=days * 3))
+    session.commit()
+    facts = {parallel: bulk.gather(session, model(session, "accounts"), now=NOW, parallel=parallel)
+             for parallel in (False, True)}  # fmt: skip
+    assert np.array_equal(facts[False].contact_ids, facts[True].contact_ids)
+    assert np.array_equal(facts[False].matched, facts[True].matched)
+    rescore(engine, session, "accounts")
+    for name in ("weight", "occurrences"):
+        assert np.array_equal(getattr(facts[False], name), getattr(facts[True], name))
+    assert stored(session, "accounts") == in_memory(session, "accounts", ids + engaged)
+    # Both criteria on demo_requested counted today's demo; forms counted the two most recent of two.
+    assert [entry[3:5] for entry in stored(session, "accounts")[engaged[0]][1][2:]] == [[20.0, 20.0], [1.0, 1.0],
+                                                                                        [7.249, 8.0]]  # fmt: skip
+    totals = {contact_id: total for contact_id, (total, _entries) in stored(session, "accounts").items()}
+    # No account: not software 3 + no size 2; Software/500: big 5; unknown: 3 + 2; Retail/20: 3 + 1; SOFTWARE/10: 1.
+    assert [totals.get(contact_id, 0.0) for contact_id in ids[::2]] == [5.0, 5.0, 5.0, 4.0, 1.0]
+    assert [totals.get(contact_id, 0.0) for contact_id in ids[1::2]] == [17.0, 12.0, 17.0, 16.0, 13.0]
+
+
 # --- writing -------------------------------------------------------------------------------------
 
 
@@ -358,6 +422,42 @@ def test_when_most_rows_change_they_are_all_replaced(
         session.execute(delete(Contact).where(Contact.id == ids[0]))
         session.commit()
         assert ids[0] not in stored(session, "default")
+
+
+def test_a_sampled_plan_writes_what_comparing_every_row_writes(
+    engine: Engine, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At scale a bulk write decides from a sample of stored rows whether it replaces them all, then reads only
+    the rows of contacts that score nothing now and the old totals that a threshold needs. Here every write
+    samples (two runs of two contacts): the rows, removals and stage moves must be those of a full comparison."""
+    monkeypatch.setattr(store, "SAMPLE_FROM", 1)
+    monkeypatch.setattr(store, "SAMPLE_RUNS", 2)
+    monkeypatch.setattr(store, "SAMPLE_RUN", 2)
+    monkeypatch.setattr(store, "REPLACE_MIN_ROWS", 0)
+    install(session)
+    first_one = add_contact(session, seniority="vp")  # loses its fit: below the scored ids
+    engaged = [add_contact(session, seniority="director", lifecycle_stage="lead") for _ in range(6)]
+    for contact_id in engaged:
+        add_event(session, contact_id, "demo_requested", NOW - timedelta(days=2))  # 15 + 17.4: mql
+    middle = add_contact(session, seniority="vp")  # loses its fit: in a gap of the scored ids
+    rising = add_contact(session, seniority="vp", lifecycle_stage="lead")  # 15: below 25
+    last_one = add_contact(session, seniority="vp")  # loses its fit: above the scored ids
+    session.commit()
+    first = rescore(engine, session, "default")
+    assert (first.scored, first.written, first.replaced, first.moved) == (10, 10, True, 6)
+    again = rescore(engine, session, "default")  # the sample finds nothing changed: compare every row
+    assert (again.written, again.removed, again.replaced) == (0, 0, False)
+    # Put one engaged contact back to lead by hand: its old total is above the threshold already, so only a
+    # plan that wrongly read it as 0 would move it to mql again.
+    session.execute(update(Contact).where(Contact.id == engaged[0]).values(lifecycle_stage="lead"))
+    session.execute(update(Contact).where(Contact.id.in_([first_one, middle, last_one])).values(seniority="staff"))
+    add_event(session, rising, "demo_requested", NOW)
+    session.commit()
+    later = rescore(engine, session, "default", now=NOW + timedelta(days=1))
+    assert (later.scored, later.written, later.removed, later.replaced, later.moved) == (7, 7, 3, True, 1)
+    assert stage_of(session, rising) == "mql"
+    assert stage_of(session, engaged[0]) == "lead"
+    assert stored(session, "default") == in_memory(session, "default", [*engaged, rising], now=NOW + timedelta(days=1))
 
 
 def _partition(session: Session) -> str | None:

@@ -36,10 +36,12 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    false,
     func,
     literal,
     literal_column,
     select,
+    union_all,
     values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -47,6 +49,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 
 from pitboard.conditions import CompileContext, compile_condition
+from pitboard.conditions.model import AllCondition, AnyCondition, Condition, FieldCondition, NotCondition
 from pitboard.conditions.sql import _Compiler  # property filters compile exactly as in event conditions
 from pitboard.kit.db import UTCDateTime
 from pitboard.kit.time import ensure_utc
@@ -59,6 +62,7 @@ _CONTACTS: FromClause = Contact.__table__
 _ACCOUNTS: FromClause = Account.__table__
 _EVENTS: FromClause = Event.__table__
 _MASK_BITS = 62  # criteria per mask column: a signed 64-bit integer holds 62 bits plus room
+NO_ACCOUNT = -1  # the account id of contacts without one, in the fit scan (ids are positive)
 
 Progress = Callable[[str], None]
 
@@ -100,39 +104,105 @@ def _ranges(session: Session, parts: int) -> list[tuple[int, int]]:
 # --- fit -----------------------------------------------------------------------------------------
 
 
-def fit_statements(model: CompiledModel, ctx: CompileContext, ranges: Sequence[tuple[int, int]]) -> list[Select[Any]]:
-    fit = model.fit
-    masks: list[ColumnElement[Any]] = []
-    # Account criteria test one LEFT JOINed account row instead of a correlated EXISTS each.
-    account = _ACCOUNTS.alias("fit_account")
+def account_only(condition: Condition) -> bool:
+    """Whether the condition tests only the contact's account (``account.*`` fields, combined any way)."""
+    if isinstance(condition, AllCondition):
+        return all(account_only(child) for child in condition.all_)
+    if isinstance(condition, AnyCondition):
+        return all(account_only(child) for child in condition.any_)
+    if isinstance(condition, NotCondition):
+        return account_only(condition.not_)
+    return isinstance(condition, FieldCondition) and condition.ref.entity == "account"
+
+
+def _masks(
+    model: CompiledModel, ctx: CompileContext, account: FromClause, include: Callable[[Criterion], bool]
+) -> list[ColumnElement[Any]]:
+    """One integer column per 62 fit criteria: bit ``i % 62`` of column ``i // 62`` is set when criterion
+    ``i`` matches; criteria not ``include``-d leave their bit 0. Account fields test ``account``."""
     ctx = replace(ctx, joined_account=account)
-    for start in range(0, len(fit), _MASK_BITS):
-        terms = []
-        for bit, criterion in enumerate(fit[start : start + _MASK_BITS]):
+    masks: list[ColumnElement[Any]] = []
+    for start in range(0, len(model.fit), _MASK_BITS):
+        terms: list[ColumnElement[Any]] = [literal(0, BigInteger)]
+        for bit, criterion in enumerate(model.fit[start : start + _MASK_BITS]):
             assert criterion.condition is not None
-            terms.append(
-                case(
-                    (compile_condition(criterion.condition, ctx), literal(1 << bit, BigInteger)),
-                    else_=literal(0, BigInteger),
+            if include(criterion):
+                terms.append(
+                    case(
+                        (compile_condition(criterion.condition, ctx), literal(1 << bit, BigInteger)),
+                        else_=literal(0, BigInteger),
+                    )
                 )
-            )
         masks.append(reduce(operator.add, terms).label(f"mask{start // _MASK_BITS}"))
+    return masks
+
+
+def _on_account(criterion: Criterion) -> bool:
+    assert criterion.condition is not None
+    return account_only(criterion.condition)
+
+
+def fit_statements(model: CompiledModel, ctx: CompileContext, ranges: Sequence[tuple[int, int]]) -> list[Select[Any]]:
+    """Per range of contact ids: (contact id, masks of the criteria that test the contact[, account id]).
+
+    Criteria on the account alone are left to :func:`account_statement`; then the last column is the
+    contact's account id (``NO_ACCOUNT`` for none). Each account is evaluated once instead of once per
+    contact through a join: at a million contacts and 125,000 accounts, SQLite's scan took 1.9 s against
+    3.6 s. A criterion mixing contact and account fields tests the account LEFT JOINed once, not an EXISTS
+    per account field. (The scans run in parallel, each on its own snapshot: an account created between them
+    reads as missing until the next rescore, as an event between the fit and engagement scans does.)
+    """
+    account = _ACCOUNTS.alias("fit_account")
+    masks = _masks(model, ctx, account, lambda criterion: not _on_account(criterion))
     joined = any(account in mask._from_objects for mask in masks)
     source = _CONTACTS.outerjoin(account, account.c.id == _CONTACTS.c.account_id) if joined else _CONTACTS
-    statements = [select(_CONTACTS.c.id, *masks).select_from(source).where(_CONTACTS.c.id.between(low, high))
+    columns = [_CONTACTS.c.id, *masks]
+    if any(_on_account(criterion) for criterion in model.fit):
+        columns.append(func.coalesce(_CONTACTS.c.account_id, NO_ACCOUNT).label("account"))
+    statements = [select(*columns).select_from(source).where(_CONTACTS.c.id.between(low, high))
                   for low, high in ranges]  # fmt: skip
     if ctx.dialect == "sqlite":  # in rowid order anyway; PostgreSQL scans the heap faster than the key (0.2 s)
         statements = [statement.order_by(_CONTACTS.c.id) for statement in statements]
     return statements
 
 
-def _fit_matrix(model: CompiledModel, data: Ints) -> tuple[Ints, Bools]:
+def account_statement(model: CompiledModel, ctx: CompileContext) -> Select[Any] | None:
+    """(account id, masks of the criteria on the account alone) per account, and a row with id ``NO_ACCOUNT``
+    for contacts without one: the same expressions over an account that is not there (a NOT of an account
+    condition matches those). None when no criterion tests only the account."""
+    if not any(_on_account(criterion) for criterion in model.fit):
+        return None
+    account = _ACCOUNTS.alias("fit_account")
+    masks = _masks(model, ctx, account, _on_account)
+    nothing = select(literal(1).label("one")).subquery("no_account")
+    return (
+        union_all(
+            select(account.c.id, *masks),
+            select(literal(NO_ACCOUNT, BigInteger), *masks).select_from(nothing.outerjoin(account, false())),
+        )
+        .subquery("accounts_fit")
+        .select()
+    )
+
+
+def _fit_matrix(model: CompiledModel, data: Ints, accounts: Ints | None = None) -> tuple[Ints, Bools]:
+    """Which criteria each contact matches, from the contact scan's rows and (criteria on the account alone)
+    the account rows: its account's masks, or the ``NO_ACCOUNT`` row's when it has none or it is gone."""
     n_fit = len(model.fit)
+    n_masks = (n_fit + _MASK_BITS - 1) // _MASK_BITS
     ids = data[:, 0]
+    masks = data[:, 1 : 1 + n_masks]
+    if accounts is not None:
+        order = np.argsort(accounts[:, 0], kind="stable")
+        account_ids, account_masks = accounts[order, 0], accounts[order, 1:]
+        no_account = account_masks[np.searchsorted(account_ids, NO_ACCOUNT)]
+        wanted = data[:, 1 + n_masks]
+        at = np.minimum(np.searchsorted(account_ids, wanted), len(account_ids) - 1)
+        by_contact = np.where((account_ids[at] == wanted)[:, None], account_masks[at], no_account[None, :])
+        masks = masks | by_contact
     matched = np.zeros((len(ids), n_fit), dtype=np.bool_)
     for col in range(n_fit):
-        mask = data[:, 1 + col // _MASK_BITS]
-        matched[:, col] = (mask >> (col % _MASK_BITS)) & 1 == 1
+        matched[:, col] = (masks[:, col // _MASK_BITS] >> (col % _MASK_BITS)) & 1 == 1
     keep = matched.any(axis=1)
     return ids[keep], matched[keep]
 
@@ -315,24 +385,31 @@ def gather(
         return Facts.empty(model, np.zeros(0, dtype=np.int64))
     plain = [c for c in model.engagement if not c.where]
     filtered = [c for c in model.engagement if c.where]
-    parts: dict[str, list[Select[Any]]] = {"fit": [], "plain": [], "filtered": []}
+    parts: dict[str, list[Select[Any]]] = {"fit": [], "account": [], "plain": [], "filtered": []}
     if model.fit:
         parts["fit"] = fit_statements(model, ctx, ranges)
+        accounts = account_statement(model, ctx)
+        parts["account"] = [] if accounts is None else [accounts]
     if plain:
         parts["plain"] = engagement_statements(model, plain, ctx, ranges, filtered=False)
     if filtered:
         parts["filtered"] = engagement_statements(model, filtered, ctx, ranges, filtered=True)
     # Interleaved, so each round of parallel readers gets a mix of the cheap and the expensive statements.
     order = [(kind, i) for i in range(len(ranges)) for kind in ("plain", "filtered", "fit") if parts[kind]]
+    order += [("account", 0)] if parts["account"] else []
     note("reading contacts and events")
     arrays = read_all(session, [parts[kind][i] for kind, i in order], parallel=parallel)
-    results: dict[str, list[Ints]] = {"fit": [], "plain": [], "filtered": []}
+    results: dict[str, list[Ints]] = {"fit": [], "account": [], "plain": [], "filtered": []}
     for (kind, _i), array in zip(order, arrays, strict=True):
         results[kind].append(array)
     note("combining")
-    width = {"fit": 1 + (len(model.fit) + _MASK_BITS - 1) // _MASK_BITS, "plain": 3, "filtered": 1}
+    n_masks = (len(model.fit) + _MASK_BITS - 1) // _MASK_BITS
+    width = {"fit": 1 + n_masks + bool(parts["account"]), "account": 1 + n_masks, "plain": 3, "filtered": 1}
     data = {k: np.concatenate(v) if v else np.zeros((0, width[k]), dtype=np.int64) for k, v in results.items()}
-    fit_ids, matched = _fit_matrix(model, data["fit"]) if model.fit else (np.zeros(0, np.int64), None)
+    if model.fit:
+        fit_ids, matched = _fit_matrix(model, data["fit"], data["account"] if parts["account"] else None)
+    else:
+        fit_ids, matched = np.zeros(0, np.int64), None
     weighted = model.decay.kind == "half_life"
     plain_data = data["plain"]
     filtered_data = data["filtered"]
@@ -343,14 +420,16 @@ def gather(
     column = {c.index: k for k, c in enumerate(model.engagement)}
     if plain and len(plain_data):
         rows = position(plain_data[:, 0])
-        names = plain_names(plain)
-        for criterion in plain:
-            hit = plain_data[:, 1] == names.index(str(criterion.event))
-            occurrences = plain_data[hit, 2]
-            facts.occurrences[rows[hit], column[criterion.index]] = occurrences
-            facts.weight[rows[hit], column[criterion.index]] = (
-                plain_data[hit, 3] if weighted else occurrences * WEIGHT_SCALE
-            )
+        occurrences = plain_data[:, 2]
+        weights = plain_data[:, 3] if weighted else occurrences * WEIGHT_SCALE
+        # Each row is one (contact, event name): it goes to the column of each criterion on that name, all rows
+        # in one assignment per criterion a name has (usually one), not one pass over the rows per criterion.
+        by_name = [[column[c.index] for c in plain if c.event == name] for name in plain_names(plain)]
+        for nth in range(max(len(columns) for columns in by_name)):
+            target = np.array([columns[nth] if nth < len(columns) else -1 for columns in by_name])[plain_data[:, 1]]
+            keep = target >= 0
+            facts.occurrences.T[target[keep], rows[keep]] = occurrences[keep]
+            facts.weight.T[target[keep], rows[keep]] = weights[keep]
     if filtered and len(filtered_data):
         rows = position(filtered_data[:, 0])
         step = 2 if weighted else 1

@@ -120,7 +120,8 @@ def combine(model: CompiledModel, contact_ids: Ints, matched: Bools, engagement:
     group_sum = np.zeros((n, len(model.groups)), dtype=np.int64, order="F")
     for criterion in model.criteria:
         group_sum[:, criterion.group] += points[:, criterion.index]
-    group_cut = np.zeros_like(group_sum)
+    # Zeros the system hands out untouched: most groups have no cap, and their columns are never written.
+    group_cut = np.zeros((n, len(model.groups)), dtype=np.int64, order="F")
     fit_sum = np.zeros(n, dtype=np.int64)
     engagement_sum = np.zeros(n, dtype=np.int64)
     for g, group in enumerate(model.groups):
