@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -239,6 +240,19 @@ def test_signatures_follow_the_explanation_exactly() -> None:
     assert Renderer(compute(model, more)).texts()[2] != texts[2]
     assert changed[2] != sigs[2]
     assert changed[[0, 1, 3, 4, 5]].tolist() == sigs[[0, 1, 3, 4, 5]].tolist()
+
+
+def test_signatures_computed_by_threads_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At scale each CPU's thread hashes its share of the rows: the result must not depend on it."""
+    from pitboard.scoring import calc
+
+    model = _model()
+    scores = compute(model, _signature_facts(model))
+    single = calc.signatures(scores, np.array([5, 0, 3, 2]))
+    monkeypatch.setattr(calc, "_THREADED_FROM", 1)
+    monkeypatch.setattr(calc.os, "cpu_count", lambda: 3)
+    assert calc.signatures(scores, np.array([5, 0, 3, 2])).tolist() == single.tolist()
+    assert calc.signatures(scores).tolist() == calc._signatures(scores, np.arange(6, dtype=np.int64)).tolist()
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])

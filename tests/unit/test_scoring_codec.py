@@ -41,6 +41,14 @@ def test_facts_round_trip_to_the_same_scores_and_texts(rows: list[tuple[list[boo
     assert decoded.total.tolist() == scores.total.tolist()
     assert Renderer(decoded).texts() == Renderer(scores).texts()
     assert signatures(decoded).tolist() == signatures(scores).tolist()
+    # Every contact with facts, in any order: the same bytes as their rows of the whole (the widths come from
+    # whole columns, where the others are 0). A few of them: widths of their own, decoded the same.
+    present = np.flatnonzero(scores.present)
+    assert np.array_equal(codec.encode(scores, present[::-1]), packed[present[::-1]])
+    few = present[::2]
+    texts = Renderer(scores).texts()
+    decoded_few = codec.decode(model, scores.contact_ids[few], codec.as_bytes(codec.encode(scores, few)))
+    assert Renderer(decoded_few).texts() == [texts[i] for i in few.tolist()]
 
 
 def test_widths_follow_the_largest_value_and_rows_of_several_writes_decode_together() -> None:

@@ -19,6 +19,8 @@ criterion is part of (``group <name>``, ``fit``, ``engagement``, ``total``), or 
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,6 +157,7 @@ def combine(model: CompiledModel, contact_ids: Ints, matched: Bools, engagement:
     )
 
 
+_THREADED_FROM = 200_000  # rows from which signatures are computed by a thread per CPU
 # Fixed odd 64-bit constants (splitmix64's): signatures must be the same from one run, process and release to
 # the next, as they are compared with the stored ones.
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -173,6 +176,16 @@ def signatures(scores: Scores, rows: Ints | None = None) -> Ints:
     about 2^-64.
     """
     rows = np.arange(len(scores.contact_ids), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    workers = min(os.cpu_count() or 1, 4)
+    if len(rows) >= _THREADED_FROM and workers > 1:
+        # NumPy lets go of the GIL in each array operation: a thread per CPU on its share of the rows (a million
+        # rows on two CPUs: 0.23 s against 0.3-0.6 s).
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return np.concatenate(list(pool.map(lambda part: _signatures(scores, part), np.array_split(rows, workers))))
+    return _signatures(scores, rows)
+
+
+def _signatures(scores: Scores, rows: Ints) -> Ints:
     # The facts (codec.py): everything else in an explanation (fit points, caps, cuts) follows from them and
     # the model version, which seeds the hash.
     n_fit = len(scores.model.fit)

@@ -51,20 +51,28 @@ def encode(scores: Scores, rows: Ints | None = None) -> Bytes:
     model = scores.model
     rows = np.arange(len(scores.contact_ids), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
     n, n_fit = len(rows), len(model.fit)
-    points = np.ascontiguousarray(scores.points[rows, n_fit:], dtype=np.int64)
-    occurrences = np.ascontiguousarray(scores.occurrences[rows], dtype=np.int64)
-    points_code = _code(int(np.abs(points).max())) if points.size else 0
+    points = scores.points[:, n_fit:]
+    occurrences = scores.occurrences
+    taken = len(rows) < int(np.count_nonzero(scores.present))
+    if taken:
+        # A few rows: take them first. Otherwise (``rows``, distinct, hold every contact with facts; the others'
+        # points and occurrences are 0) the widths come from whole columns, and each column is narrowed before
+        # the rows are taken: at a million rows, 0.2 s instead of 0.6 s of copying wide integers.
+        points, occurrences = points[rows], occurrences[rows]
+    points_code = _code(max(int(points.max(initial=0)), -int(points.min(initial=0)))) if points.size else 0
     # Occurrences are never negative: an unsigned width holds twice as many, but one rule for both is simpler
     # and a count past 32,767 is rare enough not to matter.
-    occurrences_code = _code(int(occurrences.max())) if occurrences.size else 0
+    occurrences_code = _code(int(occurrences.max(initial=0))) if occurrences.size else 0
     parts: list[Bytes] = [np.full((n, 1), FORMAT << 4 | points_code << 2 | occurrences_code, dtype=np.uint8)]
     if n_fit:
         parts.append(np.packbits(scores.matched[rows], axis=1, bitorder="little"))
     k = len(model.engagement)
     if k:
         points_width, occurrences_width = 2**points_code, 2**occurrences_code
-        parts.append(points.astype(f"<i{points_width}").view(np.uint8).reshape(n, k * points_width))
-        parts.append(occurrences.astype(f"<i{occurrences_width}").view(np.uint8).reshape(n, k * occurrences_width))
+        for values, width in ((points, points_width), (occurrences, occurrences_width)):
+            narrow = values.astype(f"<i{width}")
+            narrow = np.ascontiguousarray(narrow if taken else narrow[rows])
+            parts.append(narrow.view(np.uint8).reshape(n, k * width))
     return np.ascontiguousarray(np.hstack(parts))
 
 
