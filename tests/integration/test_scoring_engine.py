@@ -17,7 +17,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy import Engine, Integer, delete, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from pitboard.conditions import load_field_registry
@@ -36,7 +36,7 @@ from pitboard.models import (
     ScoringModel,
 )
 from pitboard.privacy.export import export_person
-from pitboard.scoring import bulk, codec, store
+from pitboard.scoring import bulk, codec, reading, store
 from pitboard.scoring import engine as scoring
 from pitboard.scoring import privacy as _scoring_privacy  # noqa: F401  (registers the export section)
 from pitboard.scoring.calc import Renderer, compute
@@ -273,6 +273,20 @@ def test_parallel_readers_and_the_stored_scores_agree_with_memory(engine: Engine
         assert result.scored == len(stored(session, key))
         assert stored(session, key) == in_memory(session, key, [a, b])
         session.rollback()
+
+
+def test_parallel_readers_take_statements_in_turn_and_report_a_failure(session: Session) -> None:
+    """More statements than readers: each reader takes the next one when it is done, results come back in
+    the order given. A statement that fails stops the read with the database's message, without hanging."""
+    ids = [add_contact(session, seniority="vp") for _ in range(3)]
+    session.commit()
+    statements = [select(Contact.id, literal(n, Integer)).where(Contact.id >= ids[n % 3]) for n in range(7)]
+    arrays = reading.read_all(session, statements, parallel=True)
+    assert [a[:, 1].tolist() for a in arrays] == [[n] * (3 - n % 3) for n in range(7)]
+    assert [a[:, 0].tolist() for a in arrays] == [ids[n % 3 :] for n in range(7)]
+    broken = [*statements[:3], select(func.no_such_function(Contact.id)), *statements[3:]]
+    with pytest.raises(Exception, match="no_such_function"):
+        reading.read_all(session, broken, parallel=True)
 
 
 ACCOUNT_MODEL = """
