@@ -12,7 +12,7 @@ from pitboard.conditions import load_field_registry
 from pitboard.kit.actor import SYSTEM
 from pitboard.kit.time import utcnow
 from pitboard.lifecycle.schemas import default_spec
-from pitboard.models import LifecycleStageChange, Opportunity
+from pitboard.models import Account, LifecycleStageChange, Opportunity
 from pitboard.scoring.definitions import apply_models
 from pitboard.scoring.schemas import validate_scoring
 from pitboard.scoring.simulate import month_ends, simulate
@@ -115,3 +115,37 @@ def test_the_same_models_change_nothing(session: Session) -> None:
     report = simulate(session, models=same, lifecycle_spec=default_spec(), since=_month_start(2))
     assert report.current == report.proposed == [0, 1, 0]
     assert (report.gained, report.lost, report.gained_sample) == (0, 0, [])
+
+
+ACCOUNT_FIT = """
+models:
+  - key: leads
+    name: Leads
+    fit:
+      criteria:
+        - {name: Big company, points: POINTS, condition: {field: account.employee_count, op: gte, value: 200}}
+        - {name: No company, points: 1, condition: {not: {field: account.employee_count, op: is_set}}}
+    thresholds: [{score: 25}]
+"""
+
+
+def test_fit_criteria_on_the_account_count_in_the_simulation(session: Session) -> None:
+    """Criteria on the account alone are read per account (bulk.fit_facts): a contact at a big company is an
+    MQL under 30 points for it and not under 20; a contact without an account matches the other criterion."""
+    apply_models(session, validate_scoring(yaml.safe_load(ACCOUNT_FIT.replace("POINTS", "30"))).models,
+                 actor=SYSTEM)  # fmt: skip
+    first = _month_start(1)
+    big = Account(name="Big Co", employee_count=500, custom={})
+    session.add(big)
+    session.flush()
+    for account_id in (big.id, None):
+        # Created in the first month: no score before, so its fit makes it an MQL then.
+        contact_id = add_contact(session, lifecycle_stage="lead", created_at=_at(first, 3), account_id=account_id)
+        session.add(LifecycleStageChange(contact_id=contact_id, from_stage=None, to_stage="lead",
+                                         changed_at=_at(first, 3), source="test"))  # fmt: skip
+    session.commit()
+    proposed = validate_scoring(yaml.safe_load(ACCOUNT_FIT.replace("POINTS", "20")), load_field_registry(session))
+    report = simulate(session, models=proposed.models, lifecycle_spec=default_spec(), since=first)
+    assert report.current[0] == 1
+    assert sum(report.proposed) == 0
+    assert (report.gained, report.lost) == (0, 1)

@@ -186,6 +186,20 @@ def account_statement(model: CompiledModel, ctx: CompileContext) -> Select[Any] 
     )
 
 
+def fit_facts(
+    session: Session, model: CompiledModel, ctx: CompileContext, ranges: Sequence[tuple[int, int]],
+    *, parallel: bool | None,
+) -> tuple[Ints, Bools]:  # fmt: skip
+    """The contacts that match a fit criterion (ascending ids) and which criteria each matches: the contact
+    scans and, for criteria on the account alone, the account scan (:func:`gather` runs them beside the
+    engagement reads instead)."""
+    statements = fit_statements(model, ctx, ranges)
+    accounts = account_statement(model, ctx)
+    arrays = read_all(session, [*statements, *([accounts] if accounts is not None else [])], parallel=parallel)
+    data = np.concatenate(arrays[: len(statements)])
+    return _fit_matrix(model, data, arrays[-1] if accounts is not None else None)
+
+
 def _fit_matrix(model: CompiledModel, data: Ints, accounts: Ints | None = None) -> tuple[Ints, Bools]:
     """Which criteria each contact matches, from the contact scan's rows and (criteria on the account alone)
     the account rows: its account's masks, or the ``NO_ACCOUNT`` row's when it has none or it is gone."""

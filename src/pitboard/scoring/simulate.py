@@ -48,7 +48,7 @@ from pitboard.kit.db import UTCDateTime
 from pitboard.kit.time import utcnow
 from pitboard.lifecycle.schemas import LifecycleSpec
 from pitboard.models import Contact, Event, LifecycleStageChange, Opportunity
-from pitboard.scoring.bulk import _fit_matrix, _NoIndex, _ranges, fit_statements
+from pitboard.scoring.bulk import _NoIndex, _ranges, fit_facts
 from pitboard.scoring.calc import Facts, Ints, compute
 from pitboard.scoring.model import CompiledModel, Criterion, compile_model, load_active
 from pitboard.scoring.reading import partitions, read_all, should_parallelise
@@ -312,8 +312,7 @@ def _fit_at(history: _History, model: CompiledModel, instant: datetime, ranges: 
     if key in history.fit:
         return history.fit[key]  # the applied and the proposed model often share their fit criteria
     ctx = CompileContext(history.dialect, instant)
-    data = np.concatenate(read_all(history.session, fit_statements(model, ctx, ranges), parallel=history.parallel))
-    ids, matched = _fit_matrix(model, data)
+    ids, matched = fit_facts(history.session, model, ctx, ranges, parallel=history.parallel)
     out = np.zeros((len(history.ids), len(model.fit)), dtype=np.bool_)
     out[np.searchsorted(history.ids, ids)] = matched
     history.fit[key] = out
