@@ -36,7 +36,7 @@ from pitboard.models import (
     ScoringModel,
 )
 from pitboard.privacy.export import export_person
-from pitboard.scoring import bulk, codec, reading, store
+from pitboard.scoring import bulk, codec, incremental, reading, store
 from pitboard.scoring import engine as scoring
 from pitboard.scoring import privacy as _scoring_privacy  # noqa: F401  (registers the export section)
 from pitboard.scoring.calc import Renderer, compute
@@ -536,6 +536,22 @@ def test_crossing_a_threshold_moves_the_stage_forward_only(engine: Engine, sessi
     ]
     # Still above the thresholds: nothing crosses again.
     assert rescore(engine, session, "default").moved == 0
+
+
+def test_incremental_rescoring_leaves_out_contacts_that_do_not_exist(session: Session) -> None:
+    """With fit criteria the contact's own load tells whether it exists; without (the windowed model), a
+    look-up does. Either way a missing id gets no facts and no row."""
+    install(session)
+    real = add_contact(session, seniority="vp")
+    add_event(session, real, "form_submitted", NOW - timedelta(days=1))
+    session.commit()
+    missing = real + 1000
+    facts = incremental.gather(session, [model(session, "default"), model(session, "windowed")], [missing, real],
+                               now=NOW)  # fmt: skip
+    assert {key: f.contact_ids.tolist() for key, f in facts.items()} == {"default": [real], "windowed": [real]}
+    written = scoring.rescore_contacts(session, [missing, real], now=NOW, keys=["default", "windowed"])
+    assert {key: (w.scored, w.written) for key, w in written.items()} == {"default": (1, 1), "windowed": (1, 1)}
+    assert set(session.scalars(select(ContactScore.contact_id))) == {real}
 
 
 def test_incremental_rescoring_applies_thresholds_too(engine: Engine, session: Session) -> None:

@@ -39,8 +39,10 @@ def gather(
 ) -> dict[str, Facts]:
     """Facts per model key for the contacts that exist among ``contact_ids``."""
     now = ensure_utc(now)
-    ids = _existing(session, sorted(set(contact_ids)))
-    matched = _fit(session, models, ids, now)
+    ids = sorted(set(contact_ids))
+    matched, loaded = _fit(session, models, ids, now)
+    # The fit's load of each contact tells which exist; without fit criteria, ask.
+    ids = loaded if loaded is not None else _existing(session, ids)
     events = _events(session, models, ids, now)
     out: dict[str, Facts] = {}
     for model in models:
@@ -63,24 +65,28 @@ def _existing(session: Session, ids: list[int]) -> list[int]:
 
 def _fit(
     session: Session, models: Sequence[CompiledModel], ids: list[int], now: datetime
-) -> dict[tuple[int, str, int], bool]:
+) -> tuple[dict[tuple[int, str, int], bool], list[int] | None]:
+    """Which fit criteria each contact matches, and the contacts of ``ids`` that exist (None: no model has fit
+    criteria, so no contact was loaded)."""
     trees = [t for t in (m.fit_tree() for m in models) if t is not None]
     if not trees:
-        return {}
+        return {}, None
     # One load serves every model: facts loaded for a tree serve any part of it.
     # construct, not validate: the children were validated against the field registry already, and
     # validating them again without it would reject their custom fields.
     tree: Condition = trees[0] if len(trees) == 1 else AnyCondition.model_construct(any_=trees)
     out: dict[tuple[int, str, int], bool] = {}
+    loaded: list[int] = []
     for contact_id in ids:
         facts: ContactFacts | None = load_facts(session, contact_id, tree, now=now)
         if facts is None:
             continue
+        loaded.append(contact_id)
         for model in models:
             for col, criterion in enumerate(model.fit):
                 assert criterion.condition is not None
                 out[(contact_id, model.key, col)] = evaluate(criterion.condition, facts, now=now)
-    return out
+    return out, loaded
 
 
 def _events(
