@@ -12,6 +12,7 @@ half-life, max_occurrences, group caps, fit / engagement / total caps):
   the commit);
 * **full rescore, nothing changed**: the same again: the set-based write skips unchanged rows;
 * **full rescore a day later**: what the daily job meets: decayed engagement changed for every active contact;
+* **full rescore of a new model version** (one criterion's points changed): every row rewritten;
 * **full rescore with thresholds** of a model new to the database, with its stage moves (rolled back, so the
   shared database keeps its stages);
 * **incremental rescore of one contact** after an event is inserted (p50 / p99; each rolled back);
@@ -74,7 +75,11 @@ def model_specs(session: Session) -> dict[str, ScoringModelSpec]:
     specs = validate_scoring({"models": [base, with_threshold]}, registry).models
     # The proposal replaces the model with the threshold: same key, so it is validated on its own.
     changed = validate_scoring({"models": [proposed]}, registry).models[0]
-    return {"base": specs[0], "thresholds": specs[1], "proposed": changed}
+    # A new version of the stored model: demos count a little more.
+    revised = yaml.safe_load(yaml.safe_dump(base))
+    revised["engagement"]["criteria"][0]["points"] = 35
+    version_2 = validate_scoring({"models": [revised]}, registry).models[0]
+    return {"base": specs[0], "thresholds": specs[1], "proposed": changed, "version 2": version_2}
 
 
 def _add_model(session: Session, spec: ScoringModelSpec, *, active: bool = True) -> None:
@@ -117,7 +122,14 @@ def full_rescores(engine: Engine, specs: dict[str, ScoringModelSpec], report: Re
         ("full rescore, first write (committed)", now),
         ("full rescore, nothing changed (committed)", now),
         ("full rescore a day later: decay changed (committed)", now + timedelta(days=1)),
+        ("full rescore of a new model version (committed)", now + timedelta(days=1)),
     ):
+        if "version" in label:
+            with session_scope(engine) as session:
+                row = session.scalar(select(ScoringModel).where(ScoringModel.key == KEY))
+                assert row is not None
+                row.definition, row.checksum = specs["version 2"].definition(), specs["version 2"].checksum
+                row.version += 1
         with session_scope(engine) as session:
             result = scoring.rescore_model(session, KEY, now=at)
             committing = time.perf_counter()
