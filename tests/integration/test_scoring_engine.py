@@ -412,6 +412,7 @@ def test_when_most_rows_change_they_are_all_replaced(
     """A half-life model a day later: every engaged contact's total moves, so the rows are loaded anew (on
     PostgreSQL into a fresh partition swapped in for the model's old one) instead of updated one by one."""
     monkeypatch.setattr(store, "REPLACE_MIN_ROWS", 0)
+    monkeypatch.setattr(store, "_STREAM_ROWS", 3)  # SQLite's upsert in chunks of 3 rows: 4 rows make two
     install(session)
     ids = [add_contact(session, seniority="vp") for _ in range(4)]
     for contact_id in ids[:3]:
@@ -447,6 +448,7 @@ def test_a_sampled_plan_writes_what_comparing_every_row_writes(
     monkeypatch.setattr(store, "SAMPLE_FROM", 1)
     monkeypatch.setattr(store, "SAMPLE_RUNS", 2)
     monkeypatch.setattr(store, "SAMPLE_RUN", 2)
+    monkeypatch.setattr(store, "_STREAM_ROWS", 4)
     monkeypatch.setattr(store, "REPLACE_MIN_ROWS", 0)
     install(session)
     first_one = add_contact(session, seniority="vp")  # loses its fit: below the scored ids
@@ -679,7 +681,8 @@ def test_a_score_stored_without_facts_is_shown_unexplained_until_the_next_rescor
     assert scoring.explain(session, contact_id, "default").explained
 
 
-def test_a_contact_erased_during_a_rescore_is_left_out(session: Session) -> None:
+def test_a_contact_erased_during_a_rescore_is_left_out(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store, "_STREAM_ROWS", 1)  # the row that fails is in a chunk of its own
     install(session)
     keep = add_contact(session, seniority="vp")
     gone = add_contact(session, seniority="vp")
