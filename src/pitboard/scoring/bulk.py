@@ -420,7 +420,8 @@ def gather(
     n_masks = (len(model.fit) + _MASK_BITS - 1) // _MASK_BITS
     width = {"fit": 1 + n_masks + bool(parts["account"]), "account": 1 + n_masks, "plain": 3, "filtered": 1}
     data = {k: np.concatenate(v) if v else np.zeros((0, width[k]), dtype=np.int64) for k, v in results.items()}
-    follow_ups = _start_max_occurrences(session, model, data["plain"], data["filtered"], ctx, note, parallel)
+    follow_ups = _start_max_occurrences(session, model, (plain, data["plain"]), (filtered, data["filtered"]), ctx,
+                                        note, parallel)  # fmt: skip
     note("combining")
     if model.fit:
         fit_ids, matched = _fit_matrix(model, data["fit"], data["account"] if parts["account"] else None)
@@ -490,16 +491,16 @@ class _FollowUps:
 
 
 def _start_max_occurrences(
-    session: Session, model: CompiledModel, plain_data: Ints, filtered_data: Ints, ctx: CompileContext,
-    note: Progress, parallel: bool | None,
+    session: Session, model: CompiledModel, plain_read: tuple[list[Criterion], Ints],
+    filtered_read: tuple[list[Criterion], Ints], ctx: CompileContext, note: Progress, parallel: bool | None,
 ) -> _FollowUps | None:  # fmt: skip
-    """Start the follow-up reads for ``max_occurrences`` (half-life decay) from the bulk read's rows. With
+    """Start the follow-up reads for ``max_occurrences`` (half-life decay) from the bulk read's rows (plain and
+    filtered: the criteria and the rows read for them). With
     parallel readers they run in the background while the facts are combined (0.5-0.8 s each at a million
     contacts, on other processes or the server)."""
     if model.decay.kind != "half_life":
         return None
-    plain = [c for c in model.engagement if not c.where]
-    filtered = [c for c in model.engagement if c.where]
+    (plain, plain_data), (filtered, filtered_data) = plain_read, filtered_read
     step = 2  # filtered rows: contact, then count and weight sum per criterion
     pending: list[tuple[int, Criterion, Ints, int]] = []
     statements: list[Select[Any]] = []

@@ -189,12 +189,13 @@ def _write_bulk(conn: Connection, scores: Scores, *, now: datetime) -> Written:
         rose = np.flatnonzero(crossed)
         out.crossings = list(zip(scores.contact_ids[positions[rose]].tolist(), before[rose].tolist(),
                                  new[rose].tolist(), strict=True))  # fmt: skip
+    if conn.dialect.name == "sqlite" and len(plan.gone):
+        # The rows of contacts that score nothing now (on PostgreSQL the swap or the upsert path drops them).
+        conn.exec_driver_sql("DELETE FROM contact_scores WHERE contact_id = ? AND model_key = ?",
+                             [(cid, model.key) for cid in plan.gone.tolist()])  # fmt: skip
     if replace and conn.dialect.name == "sqlite":
         # SQLite: every row upserted in key order, its facts made a chunk ahead of the insert (no Batch of them
-        # all first); the rows of contacts that score nothing now deleted.
-        if len(plan.gone):
-            conn.exec_driver_sql("DELETE FROM contact_scores WHERE contact_id = ? AND model_key = ?",
-                                 [(cid, model.key) for cid in plan.gone.tolist()])  # fmt: skip
+        # all first).
         out.written = _upsert_sqlite_streamed(conn, model.key, model.version, scores, positions, row_sigs, now)
     else:
         batch = Batch.of(scores, positions, row_sigs)
@@ -209,8 +210,7 @@ def _write_bulk(conn: Connection, scores: Scores, *, now: datetime) -> Written:
                     {"key": model.key, "ids": plan.gone.tolist()},
                 )
         else:
-            out.written = _write_sqlite(conn, model.key, model.version, batch, plan.found[plan.changed],
-                                        plan.gone.tolist(), now)  # fmt: skip
+            out.written = _write_sqlite(conn, model.key, model.version, batch, plan.found[plan.changed], now)
     out.scored -= len(positions) - out.written  # contacts erased meanwhile were left out
     clock.lap("write")
     out.timings = clock.laps
@@ -406,9 +406,8 @@ def _insert_sqlite(
 
 
 def _write_sqlite(
-    conn: Connection, key: str, version: int, batch: Batch, is_update: npt.NDArray[np.bool_], gone: list[int],
-    now: datetime,
-) -> int:  # fmt: skip
+    conn: Connection, key: str, version: int, batch: Batch, is_update: npt.NDArray[np.bool_], now: datetime
+) -> int:
     written = _insert_sqlite(conn, key, version, batch.take(~is_update), now)
     updates = batch.take(is_update)
     if len(updates):
@@ -418,9 +417,6 @@ def _write_sqlite(
             f"WHERE contact_id = ? AND model_key = {_literal(key)}",
             list(updates.params()),
         )
-    if gone:
-        conn.exec_driver_sql("DELETE FROM contact_scores WHERE contact_id = ? AND model_key = ?",
-                             [(cid, key) for cid in gone])  # fmt: skip
     return written + len(updates)
 
 
